@@ -1,0 +1,185 @@
+package netpoll
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Poller is an epoll instance with its wait loop and worker pool.
+type Poller struct {
+	// Static after construction.
+	epfd   int
+	wakefd int // eventfd written by Close to wake the wait loop
+	cfg    Config
+	ready  chan readyEvent // closed by the wait loop when it exits
+
+	loopDone    chan struct{} // closed when the wait loop has exited
+	workersDone sync.WaitGroup
+
+	mu       sync.RWMutex
+	handlers map[int]Handler // guarded by mu
+	closed   bool            // guarded by mu
+}
+
+type readyEvent struct {
+	h  Handler
+	ev Event
+}
+
+// New creates a Poller and starts its wait loop and workers.
+func New(cfg Config) (*Poller, error) {
+	cfg = cfg.withDefaults()
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		unix.Close(wakefd)
+		unix.Close(epfd)
+		return nil, fmt.Errorf("epoll_ctl add eventfd: %w", err)
+	}
+	p := &Poller{
+		epfd:     epfd,
+		wakefd:   wakefd,
+		cfg:      cfg,
+		ready:    make(chan readyEvent, cfg.Queue),
+		loopDone: make(chan struct{}),
+		handlers: make(map[int]Handler),
+	}
+	for range cfg.Workers {
+		p.workersDone.Add(1)
+		go p.work()
+	}
+	go p.wait()
+	return p, nil
+}
+
+// Add registers fd and arms it for one readiness report to h.
+func (p *Poller) Add(fd int, h Handler) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	p.handlers[fd] = h
+	ev := unix.EpollEvent{Events: armed, Fd: int32(fd)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		delete(p.handlers, fd)
+		return fmt.Errorf("epoll_ctl add: %w", err)
+	}
+	return nil
+}
+
+// Resume re-arms fd after its handler has consumed a readiness report. If
+// data is already waiting, fd is reported again at once.
+func (p *Poller) Resume(fd int) error {
+	ev := unix.EpollEvent{Events: armed, Fd: int32(fd)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		return fmt.Errorf("epoll_ctl mod: %w", err)
+	}
+	return nil
+}
+
+// Del unregisters fd. Call it before closing fd: once closed, the number may
+// be reused by another descriptor.
+func (p *Poller) Del(fd int) error {
+	p.mu.Lock()
+	delete(p.handlers, fd)
+	p.mu.Unlock()
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
+		return fmt.Errorf("epoll_ctl del: %w", err)
+	}
+	return nil
+}
+
+// Close stops the wait loop, lets the workers finish the events already
+// queued, waits for all of them and releases the epoll instance. It does not
+// close the registered descriptors. Close is idempotent.
+func (p *Poller) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		<-p.loopDone
+		p.workersDone.Wait()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	if _, err := unix.Write(p.wakefd, one[:]); err != nil {
+		return fmt.Errorf("wake poller: %w", err)
+	}
+	<-p.loopDone
+	p.workersDone.Wait()
+	unix.Close(p.wakefd)
+	return unix.Close(p.epfd)
+}
+
+// armed is the interest set of a registered descriptor: readable or hung up,
+// reported once until Resume.
+const armed = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+
+func (p *Poller) wait() {
+	defer close(p.loopDone)
+	defer close(p.ready)
+	events := make([]unix.EpollEvent, p.cfg.Events)
+	batch := make([]readyEvent, 0, p.cfg.Events)
+	for {
+		n, err := unix.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return
+		}
+		batch = batch[:0]
+		p.mu.RLock()
+		closed := p.closed
+		for i := range events[:n] {
+			e := &events[i]
+			fd := int(e.Fd)
+			if fd == p.wakefd {
+				continue
+			}
+			h, ok := p.handlers[fd]
+			if !ok || closed {
+				continue
+			}
+			var ev Event
+			if e.Events&(unix.EPOLLIN|unix.EPOLLPRI) != 0 {
+				ev |= Readable
+			}
+			if e.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				ev |= Hangup
+			}
+			batch = append(batch, readyEvent{h: h, ev: ev})
+		}
+		p.mu.RUnlock()
+		if closed {
+			return
+		}
+		// Sent without the lock, so that handlers calling Del never wait
+		// for a wait loop that waits for them.
+		for _, r := range batch {
+			p.ready <- r
+		}
+	}
+}
+
+func (p *Poller) work() {
+	defer p.workersDone.Done()
+	for r := range p.ready {
+		r.h.OnReady(r.ev)
+	}
+}
