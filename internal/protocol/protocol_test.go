@@ -1,0 +1,152 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+var ts = time.Date(2026, 11, 25, 17, 41, 35, 123456789, time.FixedZone("x", 3600))
+
+func TestEventJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   Event
+		want string
+	}{
+		{"message", Event{Type: TypeMessage, ClientID: "ana", Message: "hi", Room: "general", Time: ts, Seq: 42},
+			`{"type":"message","client_id":"ana","message":"hi","timestamp":"2026-11-25T16:41:35.123Z","room":"general","seq":42}`},
+		{"connection", Event{Type: TypeConnection, ClientID: "ana", Message: "ana joined the chat", Room: "general", Time: ts, MemberCount: 2},
+			`{"type":"connection","client_id":"ana","message":"ana joined the chat","timestamp":"2026-11-25T16:41:35.123Z","room":"general","member_count":2}`},
+		{"disconnection", Event{Type: TypeDisconnection, ClientID: "ana", Message: "ana left the chat", Room: "general", Time: ts, MemberCount: 1},
+			`{"type":"disconnection","client_id":"ana","message":"ana left the chat","timestamp":"2026-11-25T16:41:35.123Z","room":"general","member_count":1}`},
+		{"welcome", Event{Type: TypeWelcome, ClientID: "ana", Room: "r", Time: ts, Seq: 7, MemberCount: 3, Members: []string{"ana", "bob"}, MaxMessageBytes: 4096, Gap: true},
+			`{"type":"welcome","client_id":"ana","timestamp":"2026-11-25T16:41:35.123Z","room":"r","seq":7,"member_count":3,"members":["ana","bob"],"max_message_bytes":4096,"gap":true}`},
+		{"presence", Event{Type: TypePresence, Room: "r", Time: ts, MemberCount: 5000},
+			`{"type":"presence","timestamp":"2026-11-25T16:41:35.123Z","room":"r","member_count":5000}`},
+		{"error", Event{Type: TypeError, Code: ErrorRateLimited, Message: "slow down", Time: ts},
+			`{"type":"error","code":"rate_limited","message":"slow down","timestamp":"2026-11-25T16:41:35.123Z"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := string(AppendJSON(nil, &tt.ev))
+			if got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+			if !json.Valid([]byte(got)) {
+				t.Fatal("not valid JSON")
+			}
+		})
+	}
+}
+
+func TestStringEscapingMatchesEncodingJSON(t *testing.T) {
+	inputs := []string{
+		"", "plain", `quote " backslash \`, "<script>alert(1)</script>&amp;",
+		"tab\tnewline\nreturn\r", "\x00\x01\x1f\x7f", "ünïcödé 日本語 🎉",
+		"line\u2028para\u2029", "bad \xff utf8 \xc3", strings.Repeat("é", 100),
+	}
+	for _, in := range inputs {
+		want, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := appendString(nil, in)
+		if !bytes.Equal(got, want) {
+			t.Errorf("appendString(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func FuzzStringEscaping(f *testing.F) {
+	f.Add("hello <b>&\"\\\n")
+	f.Add("\xff\xfe\u2028")
+	f.Fuzz(func(t *testing.T, in string) {
+		want, _ := json.Marshal(in)
+		if got := appendString(nil, in); !bytes.Equal(got, want) {
+			t.Fatalf("appendString(%q) = %s, want %s", in, got, want)
+		}
+	})
+}
+
+func TestNewFrameIsAValidTextFrame(t *testing.T) {
+	for _, size := range []int{0, 10, 125, 126, 1000, 70000} {
+		ev := Event{Type: TypeMessage, ClientID: "ana", Message: strings.Repeat("x", size), Room: "general", Time: ts, Seq: 1}
+		frame := NewFrame(&ev)
+		f, err := ws.ReadFrame(bytes.NewReader(frame))
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if !f.Header.Fin || f.Header.OpCode != ws.OpText || f.Header.Masked {
+			t.Fatalf("size %d: header %+v", size, f.Header)
+		}
+		if want := AppendJSON(nil, &ev); !bytes.Equal(f.Payload, want) {
+			t.Fatalf("size %d: payload differs", size)
+		}
+		if ws.HeaderSize(f.Header)+len(f.Payload) != len(frame) {
+			t.Fatalf("size %d: trailing bytes", size)
+		}
+	}
+}
+
+func TestCloseFrame(t *testing.T) {
+	f, err := ws.ReadFrame(bytes.NewReader(CloseFrame(CloseSlowConsumer, "slow consumer")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, reason := ws.ParseCloseFrameData(f.Payload)
+	if f.Header.OpCode != ws.OpClose || code != 4001 || reason != "slow consumer" {
+		t.Fatalf("got op %v code %d reason %q", f.Header.OpCode, code, reason)
+	}
+}
+
+func TestAppendJSONAllocatesNothing(t *testing.T) {
+	ev := Event{Type: TypeMessage, ClientID: "ana", Message: "hello <world>", Room: "general", Time: ts, Seq: 42}
+	buf := make([]byte, 0, 512)
+	if n := testing.AllocsPerRun(100, func() { buf = AppendJSON(buf[:0], &ev) }); n != 0 {
+		t.Fatalf("AppendJSON allocates %v times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = NewFrame(&ev) }); n != 1 {
+		t.Fatalf("NewFrame allocates %v times, want 1 (the frame)", n)
+	}
+}
+
+func TestValidateName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"ana", true},
+		{"Ana María 🎉", true},
+		{strings.Repeat("é", 32), true},
+		{"", false},
+		{strings.Repeat("a", 33), false},
+		{"tab\there", false},
+		{"nul\x00", false},
+		{"del\x7f", false},
+		{"c1\u0085", false},
+		{"bad\xff", false},
+	}
+	for _, tt := range tests {
+		err := ValidateName(tt.name)
+		if (err == nil) != tt.ok {
+			t.Errorf("ValidateName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrBadName) {
+			t.Errorf("ValidateName(%q) error does not wrap ErrBadName", tt.name)
+		}
+	}
+}
+
+func BenchmarkNewFrame(b *testing.B) {
+	ev := Event{Type: TypeMessage, ClientID: "ana", Message: strings.Repeat("x", 64), Room: "general", Time: ts, Seq: 42}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = NewFrame(&ev)
+	}
+}
