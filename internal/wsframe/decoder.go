@@ -1,0 +1,179 @@
+package wsframe
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// CloseError is a violation that ends the connection with Code.
+type CloseError struct {
+	Code   ws.StatusCode
+	Reason string
+}
+
+var _ error = (*CloseError)(nil)
+
+func (e *CloseError) Error() string {
+	return fmt.Sprintf("close %d: %s", e.Code, e.Reason)
+}
+
+// Violations reported by Decode, by close code.
+var (
+	ErrTooBig      = &CloseError{Code: ws.StatusMessageTooBig, Reason: "message too big"}
+	ErrInvalidUTF8 = &CloseError{Code: ws.StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in text"}
+)
+
+func protocolError(reason string) *CloseError {
+	return &CloseError{Code: ws.StatusProtocolError, Reason: reason}
+}
+
+// retainLimit is the largest buffer a Decoder keeps between messages; larger
+// ones are released so that an idle connection holds no big buffer.
+const retainLimit = 512
+
+// Decoder decodes client-to-server frames. The zero value accepts messages
+// of any size; set MaxMessage. A Decoder must not be used concurrently.
+type Decoder struct {
+	// MaxMessage is the largest message payload accepted, in bytes, after
+	// reassembly of fragments. Zero means no limit.
+	MaxMessage int
+
+	carry   []byte // unparsed tail of earlier input
+	frag    []byte // payload of the fragmented message being assembled
+	fragOp  ws.OpCode
+	inFrag  bool
+	rd      bytes.Reader
+	hdrBuf  [ws.MaxHeaderSize - 2]byte
+	stopped bool
+}
+
+// Decode consumes p, which may hold any number of frames and end in the
+// middle of one, and calls handle for every complete message in order:
+// text and binary messages (fragments reassembled), pings, pongs and
+// closes. The payload is unmasked and is valid only until handle returns.
+// Returning false from handle stops decoding; later calls then do nothing.
+// A non-nil error is a *CloseError, after which the connection must close.
+func (d *Decoder) Decode(p []byte, handle func(op ws.OpCode, payload []byte) bool) error {
+	if d.stopped {
+		return nil
+	}
+	buf := p
+	if len(d.carry) > 0 {
+		d.carry = append(d.carry, p...)
+		buf = d.carry
+	}
+	used, err := d.decode(buf, handle)
+	rest := buf[used:]
+	switch {
+	case err != nil || d.stopped:
+		d.carry, d.frag = nil, nil
+	case len(rest) == 0:
+		d.carry = release(d.carry)
+	case len(d.carry) > 0: // buf is carry: move the tail to its start
+		d.carry = d.carry[:copy(d.carry, rest)]
+	default:
+		d.carry = append(d.carry, rest...)
+	}
+	return err
+}
+
+func release(b []byte) []byte {
+	if cap(b) > retainLimit {
+		return nil
+	}
+	return b[:0]
+}
+
+// decode handles complete frames at the start of buf and returns how many
+// bytes it used.
+func (d *Decoder) decode(buf []byte, handle func(ws.OpCode, []byte) bool) (int, error) {
+	used := 0
+	for used < len(buf) && !d.stopped {
+		d.rd.Reset(buf[used:])
+		h, err := ws.ReadHeaderBuffer(&d.rd, d.hdrBuf[:])
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return used, nil
+		}
+		if err != nil {
+			return used, protocolError(err.Error())
+		}
+		state := ws.StateServerSide
+		if d.inFrag {
+			state |= ws.StateFragmented
+		}
+		if err := ws.CheckHeader(h, state); err != nil {
+			return used, protocolError(err.Error())
+		}
+		if !h.OpCode.IsControl() && d.MaxMessage > 0 && h.Length+int64(len(d.frag)) > int64(d.MaxMessage) {
+			return used, ErrTooBig
+		}
+		hdrLen := len(buf) - used - d.rd.Len()
+		if int64(len(buf)-used-hdrLen) < h.Length {
+			return used, nil // the payload has not fully arrived
+		}
+		start := used + hdrLen
+		payload := buf[start : start+int(h.Length)]
+		used = start + int(h.Length)
+		ws.Cipher(payload, h.Mask, 0)
+		if err := d.frame(h, payload, handle); err != nil {
+			return used, err
+		}
+	}
+	return used, nil
+}
+
+func (d *Decoder) frame(h ws.Header, payload []byte, handle func(ws.OpCode, []byte) bool) error {
+	switch {
+	case h.OpCode == ws.OpClose:
+		if len(payload) == 1 {
+			return protocolError("close payload of one byte")
+		}
+		if len(payload) >= 2 {
+			code, reason := ws.ParseCloseFrameDataUnsafe(payload)
+			if err := ws.CheckCloseFrameData(code, reason); err != nil {
+				if errors.Is(err, ws.ErrProtocolInvalidUTF8) {
+					return ErrInvalidUTF8
+				}
+				return protocolError(err.Error())
+			}
+		}
+		d.deliver(ws.OpClose, payload, handle)
+		return nil
+	case h.OpCode.IsControl():
+		d.deliver(h.OpCode, payload, handle)
+		return nil
+	case !h.Fin:
+		if !d.inFrag {
+			d.inFrag, d.fragOp = true, h.OpCode
+		}
+		d.frag = append(d.frag, payload...)
+		return nil
+	case d.inFrag: // final continuation
+		d.frag = append(d.frag, payload...)
+		op, msg := d.fragOp, d.frag
+		d.inFrag = false
+		if op == ws.OpText && !utf8.Valid(msg) {
+			return ErrInvalidUTF8
+		}
+		d.deliver(op, msg, handle)
+		d.frag = release(d.frag)
+		return nil
+	default:
+		if h.OpCode == ws.OpText && !utf8.Valid(payload) {
+			return ErrInvalidUTF8
+		}
+		d.deliver(h.OpCode, payload, handle)
+		return nil
+	}
+}
+
+func (d *Decoder) deliver(op ws.OpCode, payload []byte, handle func(ws.OpCode, []byte) bool) {
+	if !handle(op, payload) {
+		d.stopped = true
+	}
+}
