@@ -1,0 +1,141 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// CloseReason is the reason label of chat_connections_closed_total.
+type CloseReason string
+
+// Reasons a connection closes.
+const (
+	CloseNormal        CloseReason = "normal"         // the client closed with a close frame
+	CloseShutdown      CloseReason = "shutdown"       // the server is shutting down
+	CloseProtocolError CloseReason = "protocol_error" // RFC 6455 violation
+	CloseInvalidUTF8   CloseReason = "invalid_utf8"   // text that is not UTF-8
+	CloseBinary        CloseReason = "binary"         // a binary frame
+	CloseTooBig        CloseReason = "too_big"        // a message over the limit
+	CloseRateLimited   CloseReason = "rate_limited"   // kept flooding after error events
+	CloseSlowConsumer  CloseReason = "slow_consumer"  // outbound queue over its limit
+	CloseIdleTimeout   CloseReason = "idle_timeout"   // no frame or pong in time
+	ClosePeerGone      CloseReason = "peer_gone"      // the TCP connection ended without a close frame
+	CloseWriteError    CloseReason = "write_error"    // a write failed or timed out
+	ClosePanic         CloseReason = "panic"          // handling the connection panicked
+)
+
+// UpgradeFailure is the reason label of chat_upgrade_failures_total.
+type UpgradeFailure string
+
+// Reasons an upgrade fails.
+const (
+	UpgradeBadClientID      UpgradeFailure = "bad_client_id"
+	UpgradeBadRoom          UpgradeFailure = "bad_room"
+	UpgradeBadHandshake     UpgradeFailure = "bad_handshake"
+	UpgradeForbiddenOrigin  UpgradeFailure = "forbidden_origin"
+	UpgradeServerFull       UpgradeFailure = "server_full"
+	UpgradeHandshakeTimeout UpgradeFailure = "handshake_timeout"
+	UpgradeDraining         UpgradeFailure = "draining"
+)
+
+// RejectReason is the reason label of chat_messages_rejected_total.
+type RejectReason string
+
+// Reasons a message is rejected.
+const (
+	RejectRateLimited RejectReason = "rate_limited"
+	RejectTooBig      RejectReason = "too_big"
+	RejectInvalidUTF8 RejectReason = "invalid_utf8"
+	RejectBinary      RejectReason = "binary"
+)
+
+// Metrics is the set of the server's collectors.
+type Metrics struct {
+	Connections        prometheus.Gauge
+	ConnectionLimit    prometheus.Gauge
+	ConnectionsOpened  prometheus.Counter
+	ConnectionsClosed  *prometheus.CounterVec
+	UpgradeFailures    *prometheus.CounterVec
+	MessagesReceived   prometheus.Counter
+	MessagesRejected   *prometheus.CounterVec
+	MessagesDelivered  prometheus.Counter
+	BroadcastDuration  prometheus.Histogram
+	ReceivedBytes      prometheus.Counter
+	SentBytes          prometheus.Counter
+	Rooms              prometheus.Gauge
+	OutboundQueueBytes prometheus.Gauge
+	Panics             prometheus.Counter
+}
+
+// New creates the collectors and registers them, together with the Go and
+// process collectors, on reg. It panics if a name is already registered,
+// like prometheus.MustRegister.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_connections", Help: "WebSocket connections currently open.",
+		}),
+		ConnectionLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_connection_limit", Help: "Most WebSocket connections the server accepts at once.",
+		}),
+		ConnectionsOpened: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_connections_opened_total", Help: "WebSocket connections upgraded.",
+		}),
+		ConnectionsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chat_connections_closed_total", Help: "WebSocket connections closed, by reason.",
+		}, []string{"reason"}),
+		UpgradeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chat_upgrade_failures_total", Help: "WebSocket handshakes refused or failed, by reason.",
+		}, []string{"reason"}),
+		MessagesReceived: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_messages_received_total", Help: "Chat messages accepted from clients.",
+		}),
+		MessagesRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chat_messages_rejected_total", Help: "Client messages refused, by reason.",
+		}, []string{"reason"}),
+		MessagesDelivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_messages_delivered_total", Help: "Frames written to clients.",
+		}),
+		BroadcastDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "chat_broadcast_duration_seconds",
+			Help:    "Time from receiving a message to having queued it for every local member of its room.",
+			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12), // 1µs .. ~4.2s
+		}),
+		ReceivedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_received_bytes_total", Help: "Payload bytes of chat messages received from clients.",
+		}),
+		SentBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_sent_bytes_total", Help: "Bytes of WebSocket frames written to clients.",
+		}),
+		Rooms: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_rooms", Help: "Rooms that currently have members.",
+		}),
+		OutboundQueueBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_outbound_queue_bytes", Help: "Bytes queued for clients and not yet written, over all connections.",
+		}),
+		Panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_panics_total", Help: "Panics recovered while handling a connection; each closed that connection only.",
+		}),
+	}
+	reg.MustRegister(
+		m.Connections, m.ConnectionLimit, m.ConnectionsOpened, m.ConnectionsClosed,
+		m.UpgradeFailures, m.MessagesReceived, m.MessagesRejected, m.MessagesDelivered,
+		m.BroadcastDuration, m.ReceivedBytes, m.SentBytes, m.Rooms, m.OutboundQueueBytes, m.Panics,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	// Start every labelled series at zero so that rates and dashboards see
+	// them before the first event.
+	for _, r := range []CloseReason{CloseNormal, CloseShutdown, CloseProtocolError, CloseInvalidUTF8, CloseBinary,
+		CloseTooBig, CloseRateLimited, CloseSlowConsumer, CloseIdleTimeout, ClosePeerGone, CloseWriteError, ClosePanic} {
+		m.ConnectionsClosed.WithLabelValues(string(r))
+	}
+	for _, r := range []UpgradeFailure{UpgradeBadClientID, UpgradeBadRoom, UpgradeBadHandshake, UpgradeForbiddenOrigin,
+		UpgradeServerFull, UpgradeHandshakeTimeout, UpgradeDraining} {
+		m.UpgradeFailures.WithLabelValues(string(r))
+	}
+	for _, r := range []RejectReason{RejectRateLimited, RejectTooBig, RejectInvalidUTF8, RejectBinary} {
+		m.MessagesRejected.WithLabelValues(string(r))
+	}
+	return m
+}
