@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -289,7 +290,7 @@ func (l *linter) target(title string, t Target) {
 
 	for _, selector := range parser.ExtractSelectors(expr) {
 		for _, mt := range selector {
-			if mt.Name != labels.MetricName {
+			if mt.Name != model.MetricNameLabel {
 				continue
 			}
 			if mt.Type != labels.MatchEqual {
