@@ -200,7 +200,7 @@ function renderMessage(ev) {
 // notice adds a one-line event (join, leave, error, local note) to the log.
 function notice(kind, text, ts) {
   const row = document.createElement("p");
-  row.className = `notice ${kind}`;
+  row.className = `notice notice-${kind}`;
   const span = document.createElement("span");
   span.className = "notice-text";
   span.textContent = text;
