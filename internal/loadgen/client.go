@@ -1,0 +1,356 @@
+package loadgen
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chatplatform/chat/internal/loadgen/wire"
+	"github.com/chatplatform/chat/internal/netpoll"
+	"golang.org/x/sys/unix"
+)
+
+// Error kinds counted in Result.Errors besides the families
+// "handshake_<HTTP status>" and "closed_<close code>" (closed by the server
+// with that code while the client meant to stay).
+const (
+	ErrRefused          = "refused"         // TCP connect refused
+	ErrConnectTimeout   = "connect_timeout" // TCP connect or handshake past DialTimeout
+	ErrNoSourcePort     = "no_source_port"  // the source address ran out of ports
+	ErrDial             = "dial"            // any other connect failure
+	ErrHandshake        = "handshake"       // malformed handshake response
+	ErrPeerGone         = "peer_gone"       // connection ended without a close frame
+	ErrReset            = "reset"           // connection reset or another read error
+	ErrWriteTimeout     = "write_timeout"   // a send blocked past writeTimeout
+	ErrWrite            = "write"           // a send failed
+	ErrProtocol         = "protocol"        // the server broke RFC 6455
+	ErrWrongRoom        = "wrong_room"      // a message from a sender of another room
+	ErrRateLimited      = "server_rate_limited"
+	ErrServerEvent      = "server_error" // an error event with another code
+	ErrUnexpectedBinary = "binary_frame"
+)
+
+// writeTimeout bounds one frame write; a client whose socket stays full that
+// long is counted as an error and its frame dropped.
+const writeTimeout = 5 * time.Second
+
+// never is the leave time of a client that stays until the end.
+const never = math.MaxInt64
+
+var errConnClosed = errors.New("connection closed")
+
+// simConn is one WebSocket connection of a simulated client. It is not a
+// net.Conn: after the handshake the socket is a bare non-blocking file
+// descriptor watched by the engine's netpoll.Poller, so an idle client
+// costs this struct and nothing else in user space (no goroutine, no
+// buffer, no runtime poller registration). A client that churns gets a new
+// simConn per connection.
+type simConn struct {
+	// Static after construction.
+	e      *engine
+	slot   int    // local slot index
+	global uint32 // global client index
+	room   int32
+	fd     int
+
+	// joined is when the welcome arrived (Unix nanos), 0 before. Written by
+	// the reader, read by the sender and churn.
+	joined atomic.Int64
+	// leaveAt is when the client decided to leave (Unix nanos), never while
+	// it stays. Written by churn, read by the reader.
+	leaveAt atomic.Int64
+
+	// Owned by the reader (the netpoll handler, or the dialer before the
+	// descriptor is added to the poller).
+	partial []byte      // start of a frame not yet complete
+	frag    []byte      // text message being reassembled from fragments
+	peers   []peerState // per sender seen, sorted by sender
+	got     int64       // distinct receipts inside the window
+
+	mu sync.Mutex
+	// Guarded by mu.
+	closed    bool // fd closed, interval recorded
+	sentClose bool // we sent a close frame; the server's close is expected
+}
+
+// peerState tracks the messages of one sender seen by one receiver: the
+// highest sequence and a bitmap of the 64 sequences up to it (bit 0 is
+// last), which tells duplicates from late arrivals.
+type peerState struct {
+	sender uint32
+	last   uint32
+	window uint64
+}
+
+// peer returns the state for sender, adding it in order when new.
+func (c *simConn) peer(sender uint32) *peerState {
+	lo, hi := 0, len(c.peers)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if c.peers[m].sender < sender {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == len(c.peers) || c.peers[lo].sender != sender {
+		c.peers = append(c.peers, peerState{})
+		copy(c.peers[lo+1:], c.peers[lo:])
+		c.peers[lo] = peerState{sender: sender}
+	}
+	return &c.peers[lo]
+}
+
+// receipt classifies the arrival of (sender, seq): duplicate, or a first
+// receipt that may have arrived out of order.
+func (p *peerState) receipt(seq uint64) (dup, reordered bool) {
+	q := uint32(min(seq, math.MaxUint32))
+	switch {
+	case q > p.last:
+		if shift := q - p.last; shift >= 64 {
+			p.window = 1
+		} else {
+			p.window = p.window<<shift | 1
+		}
+		p.last = q
+		return false, false
+	case p.last-q >= 64:
+		return false, true // too old to tell; counted as a late first receipt
+	default:
+		bit := uint64(1) << (p.last - q)
+		if p.window&bit != 0 {
+			return true, false
+		}
+		p.window |= bit
+		return false, true
+	}
+}
+
+// OnReady reads what the socket holds and handles every complete frame.
+func (c *simConn) OnReady(netpoll.Event) {
+	st := c.e.stripeOf(c.slot)
+	st.mu.Lock()
+	done := c.readLocked(st)
+	st.mu.Unlock()
+	if !done {
+		if err := c.e.poller.Resume(c.fd); err != nil {
+			c.finish(ErrReset)
+		}
+	}
+}
+
+// readLocked does one read into the stripe's buffer and handles it. It
+// reports whether the connection is finished. st.mu is held.
+func (c *simConn) readLocked(st *stripe) (finished bool) {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return true // a report queued before the descriptor was deleted
+	}
+	need := max(readBufSize, wire.FrameLen(c.partial)+readBufSize/2)
+	if cap(st.buf) < need {
+		st.buf = make([]byte, need)
+	}
+	buf := st.buf[:cap(st.buf)]
+	k := copy(buf, c.partial)
+	n, err := unix.Read(c.fd, buf[k:])
+	switch {
+	case err == unix.EAGAIN || err == unix.EINTR:
+		return false
+	case err != nil:
+		c.finish(ErrReset)
+		return true
+	case n == 0:
+		c.finish(ErrPeerGone)
+		return true
+	}
+	return c.handleLocked(st, buf[:k+n], time.Now())
+}
+
+// readBufSize is the size of one read; it holds dozens of chat events.
+const readBufSize = 32 << 10
+
+// handleLocked handles the frames in b, keeps an incomplete tail in
+// c.partial, and reports whether the connection is finished.
+func (c *simConn) handleLocked(st *stripe, b []byte, now time.Time) (finished bool) {
+	for {
+		f, n, err := wire.ReadFrame(b)
+		if err != nil {
+			c.e.errors.add(ErrProtocol)
+			c.finish("")
+			return true
+		}
+		if n == 0 {
+			break
+		}
+		b = b[n:]
+		switch f.Op {
+		case wire.OpText:
+			if !f.Fin {
+				c.frag = append(c.frag[:0], f.Payload...)
+				continue
+			}
+			c.eventLocked(st, f.Payload, now)
+		case wire.OpContinuation:
+			c.frag = append(c.frag, f.Payload...)
+			if f.Fin {
+				c.eventLocked(st, c.frag, now)
+				c.frag = nil
+			}
+		case wire.OpBinary:
+			c.e.errors.add(ErrUnexpectedBinary)
+		case wire.OpPing:
+			if c.write(wire.OpPong, f.Payload) != nil {
+				c.finish("")
+				return true
+			}
+		case wire.OpClose:
+			c.closeReceived(wire.CloseCode(f.Payload))
+			return true
+		}
+	}
+	if len(b) == 0 {
+		c.partial = nil
+	} else {
+		c.partial = append([]byte(nil), b...)
+	}
+	return false
+}
+
+var (
+	typeMessage = []byte("message")
+	typeWelcome = []byte("welcome")
+	typeError   = []byte("error")
+	codeKey     = []byte(`"code":"`)
+)
+
+// eventLocked handles one server event.
+func (c *simConn) eventLocked(st *stripe, ev []byte, now time.Time) {
+	typ := wire.EventType(ev)
+	switch {
+	case bytes.Equal(typ, typeMessage):
+		p, ok := wire.ParseMessage(ev)
+		if !ok || int(p.Sender) >= c.e.cfg.Senders {
+			st.foreign++
+			return
+		}
+		if int32(int(p.Sender)%c.e.cfg.Rooms) != c.room {
+			c.e.errors.add(ErrWrongRoom)
+			return
+		}
+		st.received++
+		dup, reordered := c.peer(p.Sender).receipt(p.Seq)
+		if dup {
+			st.duplicates++
+			return
+		}
+		if reordered {
+			st.reordered++
+		}
+		recordMicros(st.latency, now.Sub(time.Unix(0, p.SentNanos)))
+		if j := c.joined.Load(); j != 0 && p.SentNanos > j && p.SentNanos <= c.leaveAt.Load() {
+			c.got++
+			c.e.inWindow.Add(1)
+		} else {
+			st.extra++
+		}
+	case bytes.Equal(typ, typeWelcome):
+		if c.joined.Load() == 0 {
+			c.joined.Store(now.UnixNano())
+		}
+	case bytes.Equal(typ, typeError):
+		if i := bytes.Index(ev, codeKey); i >= 0 && bytes.HasPrefix(ev[i+len(codeKey):], []byte(`rate_limited"`)) {
+			c.e.errors.add(ErrRateLimited)
+		} else {
+			c.e.errors.add(ErrServerEvent)
+		}
+	}
+}
+
+// closeReceived answers a server close frame and finishes the connection.
+func (c *simConn) closeReceived(code int) {
+	c.mu.Lock()
+	expected := c.sentClose
+	c.mu.Unlock()
+	kind := ""
+	if !expected && !c.e.closing.Load() {
+		kind = "closed_" + strconv.Itoa(code)
+	}
+	if !expected {
+		echo := code
+		if code == 1005 {
+			echo = 1000
+		}
+		_ = c.write(wire.OpClose, wire.ClosePayload(echo))
+	}
+	c.finish(kind)
+}
+
+// write sends one masked frame. It blocks for at most writeTimeout when the
+// socket buffer is full.
+func (c *simConn) write(op byte, payload []byte) error {
+	var mask [4]byte
+	m := c.e.maskKey()
+	mask[0], mask[1], mask[2], mask[3] = byte(m), byte(m>>8), byte(m>>16), byte(m>>24)
+	var small [256]byte
+	frame := wire.AppendClientFrame(small[:0], op, payload, mask)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errConnClosed
+	}
+	if op == wire.OpClose {
+		c.sentClose = true
+	}
+	deadline := time.Now().Add(writeTimeout)
+	for len(frame) > 0 {
+		n, err := unix.Write(c.fd, frame)
+		switch {
+		case err == unix.EINTR:
+		case err == unix.EAGAIN:
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				c.e.errors.add(ErrWriteTimeout)
+				return errConnClosed
+			}
+			fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLOUT}}
+			_, _ = unix.Poll(fds, int(wait/time.Millisecond)+1)
+		case err != nil:
+			c.e.errors.add(ErrWrite)
+			return err
+		default:
+			frame = frame[n:]
+		}
+	}
+	return nil
+}
+
+// leave starts a graceful close: the client sends a close frame and the
+// server's echo finishes the connection.
+func (c *simConn) leave() {
+	_ = c.write(wire.OpClose, wire.ClosePayload(1000))
+}
+
+// finish closes the descriptor once and records the connection's window.
+// kind, when not empty, is counted as an error. finish is called by the
+// reader, or by the engine after the poller has stopped.
+func (c *simConn) finish(kind string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	_ = c.e.poller.Del(c.fd)
+	_ = unix.Close(c.fd)
+	c.mu.Unlock()
+	if kind != "" {
+		c.e.errors.add(kind)
+	}
+	c.e.connDone(c, time.Now().UnixNano())
+}

@@ -1,0 +1,214 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Defaults of Config. cmd/loadgen uses them as flag defaults, so the help
+// text and the engine cannot disagree.
+const (
+	DefaultURL         = "ws://127.0.0.1:8080"
+	DefaultClients     = 100
+	DefaultRamp        = 1000.0 // connections per second
+	DefaultRoom        = "loadgen"
+	DefaultRooms       = 1
+	DefaultSenders     = 10 // capped at Clients when not set explicitly
+	DefaultRate        = 1.0
+	DefaultSize        = 128 // bytes of message text
+	DefaultDuration    = 30 * time.Second
+	DefaultSettle      = 2 * time.Second
+	DefaultDialTimeout = 10 * time.Second // TCP connect plus WebSocket handshake
+
+	// MaxSize is the largest -size accepted; the server's default message
+	// limit is 4096 bytes, so larger sizes only make sense against a server
+	// configured for them.
+	MaxSize = 1 << 20
+)
+
+// Config describes one load test. Zero values of the numeric fields are
+// replaced by the Default constants, except Churn (zero means no churn)
+// and Senders (see its comment).
+type Config struct {
+	// URL is the server's base WebSocket URL (ws:// or wss://); clients
+	// connect to URL + "/ws/{client_id}?room=NAME".
+	URL string
+	// Clients is the number of simulated clients.
+	Clients int
+	// Ramp is how many connections are opened per second.
+	Ramp float64
+	// Room is the room name, or the prefix of the names when Rooms > 1:
+	// Room-0 .. Room-(Rooms-1). Client i joins room i % Rooms.
+	Room  string
+	Rooms int
+	// Senders is how many clients send messages (clients 0..Senders-1, so
+	// they spread over the rooms). Zero means min(DefaultSenders, Clients);
+	// use NoSenders for a connect-only test.
+	Senders int
+	// Rate is the messages per second of each sender; gaps between
+	// messages are jittered uniformly by ±50% around 1/Rate.
+	Rate float64
+	// Size is the length of each message text in bytes (at least
+	// wire.MinPayload; shorter sizes are padded to it).
+	Size int
+	// Duration is how long senders send, counted from the end of the ramp.
+	Duration time.Duration
+	// Settle is how long deliveries may take: the run waits up to Settle
+	// after the last send, and a client leaving under churn keeps reading
+	// for Settle after it decides to leave.
+	Settle time.Duration
+	// Churn is how many non-sending clients per second disconnect and
+	// reconnect during the sending phase.
+	Churn float64
+	// SourceIPs are local addresses to connect from, used round-robin by
+	// client index. Empty means automatic: the kernel's choice, or
+	// 127.0.0.x when the server is on loopback and one address has too few
+	// ports for the clients.
+	SourceIPs []string
+	// ClientsPerProcess caps the clients one process simulates; zero means
+	// the file-descriptor limit minus headroom. Past the cap the run is
+	// spread over worker processes running this same binary (see
+	// RunWorker).
+	ClientsPerProcess int
+	// DialTimeout bounds the TCP connect plus the WebSocket handshake.
+	DialTimeout time.Duration
+
+	// Logger receives diagnostics; nil means zap.NewNop().
+	Logger *zap.Logger `json:"-"`
+	// Registerer receives the loadgen_ metrics; nil means none.
+	Registerer prometheus.Registerer `json:"-"`
+	// Progress, when set, is called about once per second with the state so
+	// far, from a goroutine of its own.
+	Progress func(Snapshot) `json:"-"`
+}
+
+// NoSenders as Config.Senders runs a connect-only test.
+const NoSenders = -1
+
+// ErrConfig wraps every error Validate returns.
+var ErrConfig = errors.New("invalid configuration")
+
+func (c Config) withDefaults() Config {
+	if c.URL == "" {
+		c.URL = DefaultURL
+	}
+	if c.Clients == 0 {
+		c.Clients = DefaultClients
+	}
+	if c.Ramp == 0 {
+		c.Ramp = DefaultRamp
+	}
+	if c.Room == "" {
+		c.Room = DefaultRoom
+	}
+	if c.Rooms == 0 {
+		c.Rooms = DefaultRooms
+	}
+	switch c.Senders {
+	case 0:
+		c.Senders = min(DefaultSenders, c.Clients)
+	case NoSenders:
+		c.Senders = 0
+	}
+	if c.Rate == 0 {
+		c.Rate = DefaultRate
+	}
+	if c.Size == 0 {
+		c.Size = DefaultSize
+	}
+	if c.Duration == 0 {
+		c.Duration = DefaultDuration
+	}
+	if c.Settle == 0 {
+		c.Settle = DefaultSettle
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return c
+}
+
+// Validate fills defaults and reports the first problem with c, wrapped in
+// ErrConfig, with a message meant for the person who typed the flags.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	_, err := c.validate()
+	return err
+}
+
+// validate returns c's base URL parsed, or why c cannot run.
+func (c Config) validate() (*url.URL, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return nil, bad("-url %q must be ws://host:port or wss://host:port", c.URL)
+	}
+	if u.Scheme == "wss" {
+		return nil, bad("-url %q: wss:// is not supported yet; run the load test against the server's plain ws:// listener", c.URL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, bad("-url %q must not carry a query or fragment", c.URL)
+	}
+	switch {
+	case c.Clients < 0:
+		return nil, bad("-clients must be positive, got %d", c.Clients)
+	case c.Ramp < 0:
+		return nil, bad("-ramp must be positive, got %g", c.Ramp)
+	case c.Rooms < 0:
+		return nil, bad("-rooms must be positive, got %d", c.Rooms)
+	case c.Senders < 0:
+		return nil, bad("-senders must not be negative, got %d", c.Senders)
+	case c.Senders > c.Clients:
+		return nil, bad("-senders %d is more than -clients %d", c.Senders, c.Clients)
+	case c.Rate < 0:
+		return nil, bad("-rate must be positive, got %g", c.Rate)
+	case c.Size < 0 || c.Size > MaxSize:
+		return nil, bad("-size must be between 1 and %d bytes, got %d", MaxSize, c.Size)
+	case c.Duration < 0:
+		return nil, bad("-duration must be positive, got %v", c.Duration)
+	case c.Settle < 0:
+		return nil, bad("-settle must be positive, got %v", c.Settle)
+	case c.Churn < 0:
+		return nil, bad("-churn must not be negative, got %g", c.Churn)
+	case c.ClientsPerProcess < 0:
+		return nil, bad("-clients-per-process must not be negative, got %d", c.ClientsPerProcess)
+	case c.DialTimeout < 0:
+		return nil, bad("dial timeout must be positive, got %v", c.DialTimeout)
+	}
+	longest := c.Room
+	if c.Rooms > 1 {
+		longest = roomName(c.Room, c.Rooms, c.Rooms-1)
+	}
+	if n := utf8.RuneCountInString(longest); n > 32 || !utf8.ValidString(longest) || strings.ContainsFunc(longest, isControl) {
+		return nil, bad("room name %q must be 1 to 32 characters without control characters", longest)
+	}
+	for _, ip := range c.SourceIPs {
+		if net.ParseIP(ip) == nil {
+			return nil, bad("-source-ips: %q is not an IP address", ip)
+		}
+	}
+	return u, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r < 0xa0) }
+
+// roomName is the name of room k of n.
+func roomName(base string, n, k int) string {
+	if n <= 1 {
+		return base
+	}
+	return fmt.Sprintf("%s-%d", base, k)
+}

@@ -1,0 +1,547 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/chatplatform/chat/internal/loadgen/wire"
+	"github.com/chatplatform/chat/internal/netpoll"
+	"github.com/gobwas/ws"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// share is the part of a run one process simulates: the clients whose
+// global index is proc modulo procs, connecting from sourceIPs (round-robin
+// by global index).
+type share struct {
+	procs, proc int
+	sourceIPs   []string
+	// earlySettle lets the settle phase end as soon as every expected
+	// delivery has arrived; only a process that sees every send can tell.
+	earlySettle bool
+}
+
+// dialers is how many connection attempts run at once during the ramp.
+const dialers = 128
+
+// engine simulates one process's share of the clients.
+type engine struct {
+	// Static after construction.
+	cfg    Config
+	share  share
+	base   *url.URL
+	log    *zap.Logger
+	poller *netpoll.Poller
+	runID  string
+	start  time.Time
+
+	stripes [numStripes]stripe
+	slots   []atomic.Pointer[simConn] // current connection per local client
+	senders []*senderState            // local senders, by slot
+
+	errors          errorCounts
+	phase           atomic.Value // Phase
+	connected       atomic.Int64
+	connects        atomic.Int64
+	connectFailures atomic.Int64 // first connections only
+	firstConnected  atomic.Int64 // clients whose first connection succeeded
+	reconnects      atomic.Int64
+	sent            atomic.Int64
+	inWindow        atomic.Int64
+	closing         atomic.Bool // server closes are expected from now on
+
+	connectMu sync.Mutex
+	connect   *hdrhistogram.Histogram // guarded by connectMu
+
+	doneMu    sync.Mutex
+	intervals []interval // guarded by doneMu; windows of finished connections
+	open      int        // guarded by doneMu; connections not yet finished
+	leaving   []*simConn // guarded by doneMu; replaced by a reconnect
+	allDone   chan struct{}
+}
+
+// interval is the delivery window of one connection: it must receive every
+// message sent in its room at a time t with Join < t <= Leave.
+type interval struct {
+	Room  int32 `json:"r"`
+	Join  int64 `json:"j"`
+	Leave int64 `json:"l"`
+	Got   int64 `json:"g"` // distinct receipts inside the window
+}
+
+// senderState is owned by the sender's goroutine until it exits.
+type senderState struct {
+	slot  int
+	index uint32
+	sends []int64 // send time of seq i+1
+	buf   []byte
+}
+
+func newEngine(cfg Config, sh share, base *url.URL) (*engine, error) {
+	local := 0
+	for g := sh.proc; g < cfg.Clients; g += sh.procs {
+		local++
+	}
+	p, err := netpoll.New(netpoll.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("start poller: %w", err)
+	}
+	e := &engine{
+		cfg:     cfg,
+		share:   sh,
+		base:    base,
+		log:     cfg.Logger.Named("loadgen"),
+		poller:  p,
+		runID:   strconv.FormatUint(uint64(rand.Uint32()&0xffffff), 36),
+		slots:   make([]atomic.Pointer[simConn], local),
+		connect: newHist(),
+		allDone: make(chan struct{}),
+	}
+	for i := range e.stripes {
+		e.stripes[i].latency = newHist()
+	}
+	for slot := range local {
+		if g := e.global(slot); g < cfg.Senders {
+			e.senders = append(e.senders, &senderState{slot: slot, index: uint32(g)})
+		}
+	}
+	e.phase.Store(PhaseRamp)
+	return e, nil
+}
+
+func (e *engine) global(slot int) int       { return e.share.proc + slot*e.share.procs }
+func (e *engine) stripeOf(slot int) *stripe { return &e.stripes[slot%numStripes] }
+func (e *engine) maskKey() uint32           { return rand.Uint32() }
+
+// run drives the phases: ramp, send (with churn), settle, close. Cancelling
+// ctx ends the ramp or the sending early; the run then settles and closes
+// as usual, so what ran is still accounted for.
+func (e *engine) run(ctx context.Context) part {
+	e.start = time.Now()
+	e.ramp(ctx)
+	rampEnd := time.Now()
+
+	e.phase.Store(PhaseSend)
+	sendCtx, stopSending := context.WithTimeout(ctx, e.cfg.Duration)
+	var wg sync.WaitGroup
+	for _, s := range e.senders {
+		wg.Go(func() { e.send(sendCtx, s) })
+	}
+	if e.cfg.Churn > 0 {
+		wg.Go(func() { e.churn(sendCtx) })
+	}
+	<-sendCtx.Done()
+	stopSending()
+	wg.Wait()
+	sendEnd := time.Now()
+
+	e.phase.Store(PhaseSettle)
+	e.settle(ctx)
+
+	e.phase.Store(PhaseClosing)
+	e.closeAll()
+	e.phase.Store(PhaseDone)
+	return e.part(rampEnd, sendEnd)
+}
+
+// ramp opens the first connection of every local client, Ramp per second
+// across all processes.
+func (e *engine) ramp(ctx context.Context) {
+	rate := e.cfg.Ramp / float64(e.share.procs)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(dialers, len(e.slots)) {
+		wg.Go(func() {
+			for slot := range jobs {
+				switch {
+				case e.dial(ctx, slot):
+					e.firstConnected.Add(1)
+				case ctx.Err() == nil:
+					e.connectFailures.Add(1)
+				}
+			}
+		})
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	start := time.Now()
+feed:
+	for slot := range e.slots {
+		at := start.Add(time.Duration(float64(slot) / rate * float64(time.Second)))
+		if d := time.Until(at); d > 0 {
+			t.Reset(d)
+			select {
+			case <-ctx.Done():
+				break feed
+			case <-t.C:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			break feed
+		case jobs <- slot:
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// dial opens a connection for slot and hands its descriptor to the poller.
+// It reports whether the client connected.
+func (e *engine) dial(ctx context.Context, slot int) bool {
+	g := e.global(slot)
+	room := g % e.cfg.Rooms
+	d := net.Dialer{Timeout: e.cfg.DialTimeout, Control: bindNoPort}
+	if ips := e.share.sourceIPs; len(ips) > 0 {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(ips[g%len(ips)])}
+	}
+	u := *e.base
+	u.Path = trimSlash(u.Path) + "/ws/lg-" + e.runID + "-" + strconv.Itoa(g)
+	u.RawQuery = url.Values{"room": {roomName(e.cfg.Room, e.cfg.Rooms, room)}}.Encode()
+
+	t0 := time.Now()
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		e.dialFailed(ctx, classifyDial(err))
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(t0.Add(e.cfg.DialTimeout))
+	br, _, err := ws.Dialer{}.Upgrade(conn, &u)
+	if err != nil {
+		e.dialFailed(ctx, classifyHandshake(err))
+		return false
+	}
+	elapsed := time.Since(t0)
+	var buffered []byte
+	if br != nil {
+		buffered, _ = br.Peek(br.Buffered())
+		buffered = slices.Clone(buffered)
+		ws.PutReader(br)
+	}
+	fd, err := detach(conn)
+	if err != nil {
+		e.dialFailed(ctx, ErrDial)
+		return false
+	}
+
+	e.connectMu.Lock()
+	recordMicros(e.connect, elapsed)
+	e.connectMu.Unlock()
+	e.connects.Add(1)
+	e.connected.Add(1)
+	e.doneMu.Lock()
+	e.open++
+	e.doneMu.Unlock()
+
+	c := &simConn{e: e, slot: slot, global: uint32(g), room: int32(room), fd: fd}
+	c.leaveAt.Store(never)
+	e.slots[slot].Store(c)
+	if len(buffered) > 0 {
+		st := e.stripeOf(slot)
+		st.mu.Lock()
+		finished := c.handleLocked(st, buffered, time.Now())
+		st.mu.Unlock()
+		if finished {
+			return true
+		}
+	}
+	if err := e.poller.Add(fd, c); err != nil {
+		c.finish(ErrDial)
+	}
+	return true
+}
+
+func (e *engine) dialFailed(ctx context.Context, kind string) {
+	if ctx.Err() != nil {
+		return // interrupted, not a failure of the server
+	}
+	e.errors.add(kind)
+}
+
+func trimSlash(p string) string {
+	for len(p) > 0 && p[len(p)-1] == '/' {
+		p = p[:len(p)-1]
+	}
+	return p
+}
+
+// bindNoPort lets sockets bound to a source address share ports across
+// destinations (IP_BIND_ADDRESS_NO_PORT): the port is picked at connect.
+func bindNoPort(_, _ string, c syscall.RawConn) error {
+	return c.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+	})
+}
+
+// detach duplicates conn's descriptor (close-on-exec, still non-blocking)
+// so the connection can live outside the Go runtime's poller once conn is
+// closed.
+func detach(conn net.Conn) (int, error) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("connection has no descriptor")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var dupErr error
+	if err := raw.Control(func(s uintptr) {
+		fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return -1, err
+	}
+	return fd, dupErr
+}
+
+func classifyDial(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return ErrRefused
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return ErrNoSourcePort
+	case errors.As(err, &ne) && ne.Timeout():
+		return ErrConnectTimeout
+	}
+	return ErrDial
+}
+
+func classifyHandshake(err error) string {
+	var se ws.StatusError
+	var ne net.Error
+	switch {
+	case errors.As(err, &se):
+		return "handshake_" + strconv.Itoa(int(se))
+	case errors.As(err, &ne) && ne.Timeout():
+		return ErrConnectTimeout
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, os.ErrDeadlineExceeded):
+		return ErrReset
+	}
+	return ErrHandshake
+}
+
+// send makes one sender send Rate messages per second, jittered, until ctx
+// ends.
+func (e *engine) send(ctx context.Context, s *senderState) {
+	interval := float64(time.Second) / e.cfg.Rate
+	s.sends = make([]int64, 0, int(e.cfg.Duration.Seconds()*e.cfg.Rate)+2)
+	next := time.Now().Add(time.Duration(rand.Float64() * interval))
+	t := time.NewTimer(time.Until(next))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c := e.slots[s.slot].Load()
+		if c != nil && c.joined.Load() != 0 {
+			now := time.Now().UnixNano()
+			p := wire.Payload{Sender: s.index, Seq: uint64(len(s.sends) + 1), SentNanos: now}
+			s.buf = wire.AppendPayload(s.buf[:0], p, e.cfg.Size)
+			if c.write(wire.OpText, s.buf) == nil {
+				s.sends = append(s.sends, now)
+				e.sent.Add(1)
+			}
+		}
+		next = next.Add(time.Duration(interval * (0.5 + rand.Float64())))
+		t.Reset(time.Until(next))
+	}
+}
+
+// churn makes Churn random non-sending clients per second leave (keeping
+// reading for Settle, see doc.go) and reconnect. It returns when ctx ends
+// and every client it made leave has closed its connection.
+func (e *engine) churn(ctx context.Context) {
+	first := len(e.senders) // senders take the first local slots
+	if first >= len(e.slots) {
+		return
+	}
+	period := time.Duration(float64(time.Second) * float64(e.share.procs) / e.cfg.Churn)
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		slot := first + rand.IntN(len(e.slots)-first)
+		c := e.slots[slot].Load()
+		if c == nil || c.joined.Load() == 0 || c.leaveAt.Load() != never {
+			continue
+		}
+		c.leaveAt.Store(time.Now().UnixNano())
+		wg.Go(func() {
+			linger := time.NewTimer(e.cfg.Settle)
+			<-linger.C
+			e.doneMu.Lock()
+			e.leaving = append(e.leaving, c)
+			e.doneMu.Unlock()
+			c.leave()
+			if ctx.Err() != nil {
+				return // the sending phase is over: no reconnect
+			}
+			if e.dial(context.Background(), slot) {
+				e.reconnects.Add(1)
+			}
+		})
+	}
+}
+
+// connDone records the window of a finished connection.
+func (e *engine) connDone(c *simConn, now int64) {
+	e.connected.Add(-1)
+	e.doneMu.Lock()
+	defer e.doneMu.Unlock()
+	if j := c.joined.Load(); j != 0 {
+		e.intervals = append(e.intervals, interval{Room: c.room, Join: j, Leave: min(c.leaveAt.Load(), now), Got: c.got})
+	}
+	e.open--
+	if e.open == 0 && e.closing.Load() {
+		close(e.allDone)
+	}
+}
+
+// settle waits up to Settle for in-flight deliveries. With earlySettle it
+// stops as soon as every expected delivery has arrived.
+func (e *engine) settle(ctx context.Context) {
+	deadline := time.NewTimer(e.cfg.Settle)
+	defer deadline.Stop()
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	var sends map[int32][]int64
+	if e.share.earlySettle {
+		sends = e.roomSends()
+	}
+	for {
+		select {
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+			if sends != nil && e.expectedSoFar(sends) == e.inWindow.Load() {
+				return
+			}
+		}
+	}
+}
+
+// expectedSoFar counts the deliveries expected by open and finished
+// connections; sends is final (sending has stopped).
+func (e *engine) expectedSoFar(sends map[int32][]int64) int64 {
+	var n int64
+	e.doneMu.Lock()
+	for _, iv := range e.intervals {
+		n += expectedIn(sends[iv.Room], iv.Join, iv.Leave)
+	}
+	e.doneMu.Unlock()
+	for i := range e.slots {
+		c := e.slots[i].Load()
+		if c == nil {
+			continue
+		}
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		if j := c.joined.Load(); !closed && j != 0 {
+			n += expectedIn(sends[c.room], j, c.leaveAt.Load())
+		}
+	}
+	return n
+}
+
+// closeAll closes every connection: a close frame each, then up to
+// closeWait for the server's answers, then the poller and what is left.
+func (e *engine) closeAll() {
+	e.closing.Store(true)
+	e.doneMu.Lock()
+	if e.open == 0 {
+		close(e.allDone)
+	}
+	e.doneMu.Unlock()
+	for i := range e.slots {
+		if c := e.slots[i].Load(); c != nil {
+			c.leave()
+		}
+	}
+	wait := time.NewTimer(closeWait)
+	select {
+	case <-e.allDone:
+	case <-wait.C:
+	}
+	wait.Stop()
+	_ = e.poller.Close()
+	for i := range e.slots {
+		if c := e.slots[i].Load(); c != nil {
+			c.finish("")
+		}
+	}
+	e.doneMu.Lock()
+	leaving := e.leaving
+	e.doneMu.Unlock()
+	for _, c := range leaving {
+		c.finish("")
+	}
+}
+
+// closeWait bounds how long closing waits for the server's close frames.
+const closeWait = 2 * time.Second
+
+// roomSends gathers the send times of every local sender by room, sorted.
+func (e *engine) roomSends() map[int32][]int64 {
+	m := map[int32][]int64{}
+	for _, s := range e.senders {
+		r := int32(int(s.index) % e.cfg.Rooms)
+		m[r] = append(m[r], s.sends...)
+	}
+	for _, v := range m {
+		slices.Sort(v)
+	}
+	return m
+}
+
+// snapshot reports the state so far.
+func (e *engine) snapshot() Snapshot {
+	s := Snapshot{
+		Elapsed:         time.Since(e.start),
+		Phase:           e.phase.Load().(Phase),
+		Clients:         len(e.slots),
+		Connected:       e.connected.Load(),
+		Connects:        e.connects.Load(),
+		ConnectFailures: e.connectFailures.Load(),
+		Errors:          e.errors.snapshot(),
+		Latency:         newHist(),
+	}
+	s.Sent = e.sent.Load()
+	for i := range e.stripes {
+		st := &e.stripes[i]
+		st.mu.Lock()
+		s.Received += st.received
+		s.Latency.Merge(st.latency)
+		st.mu.Unlock()
+	}
+	e.connectMu.Lock()
+	s.Connect = e.connect.Clone()
+	e.connectMu.Unlock()
+	return s
+}
