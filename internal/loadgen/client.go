@@ -262,6 +262,7 @@ func (c *simConn) eventLocked(st *stripe, ev []byte, now time.Time) {
 	case bytes.Equal(typ, typeWelcome):
 		if c.joined.Load() == 0 {
 			c.joined.Store(now.UnixNano())
+			c.e.welcomed.Add(1)
 		}
 	case bytes.Equal(typ, typeError):
 		if i := bytes.Index(ev, codeKey); i >= 0 && bytes.HasPrefix(ev[i+len(codeKey):], []byte(`rate_limited"`)) {

@@ -32,6 +32,9 @@ type share struct {
 	// earlySettle lets the settle phase end as soon as every expected
 	// delivery has arrived; only a process that sees every send can tell.
 	earlySettle bool
+	// barrier, when set, is called between the ramp and the sending phase
+	// and returns when every process is ready to send (or ctx ends).
+	barrier func(ctx context.Context)
 }
 
 // dialers is how many connection attempts run at once during the ramp.
@@ -60,6 +63,7 @@ type engine struct {
 	firstConnected  atomic.Int64 // clients whose first connection succeeded
 	reconnects      atomic.Int64
 	sent            atomic.Int64
+	welcomed        atomic.Int64 // open connections that got their welcome
 	inWindow        atomic.Int64
 	closing         atomic.Bool // server closes are expected from now on
 
@@ -132,6 +136,10 @@ func (e *engine) maskKey() uint32           { return rand.Uint32() }
 func (e *engine) run(ctx context.Context) part {
 	e.start = time.Now()
 	e.ramp(ctx)
+	e.awaitWelcomes(ctx)
+	if e.share.barrier != nil {
+		e.share.barrier(ctx)
+	}
 	rampEnd := time.Now()
 
 	e.phase.Store(PhaseSend)
@@ -197,6 +205,25 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
+}
+
+// awaitWelcomes waits, up to DialTimeout, until every open connection has
+// received its welcome, so that no sender starts before the room is
+// complete.
+func (e *engine) awaitWelcomes(ctx context.Context) {
+	deadline := time.NewTimer(e.cfg.DialTimeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	for e.welcomed.Load() < e.connected.Load() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-poll.C:
+		}
+	}
 }
 
 // dial opens a connection for slot and hands its descriptor to the poller.
@@ -410,6 +437,9 @@ func (e *engine) churn(ctx context.Context) {
 // connDone records the window of a finished connection.
 func (e *engine) connDone(c *simConn, now int64) {
 	e.connected.Add(-1)
+	if c.joined.Load() != 0 {
+		e.welcomed.Add(-1)
+	}
 	e.doneMu.Lock()
 	defer e.doneMu.Unlock()
 	if j := c.joined.Load(); j != 0 {

@@ -31,6 +31,7 @@ type workerSpec struct {
 
 // workerMsg is one line a worker writes to its stdout.
 type workerMsg struct {
+	Ready    bool          `json:"ready,omitempty"` // ramped up; waiting for goLine
 	Snapshot *wireSnapshot `json:"snapshot,omitempty"`
 	Part     *part         `json:"part,omitempty"`
 	Error    string        `json:"error,omitempty"`
@@ -49,11 +50,16 @@ type wireSnapshot struct {
 	Connect         *hist            `json:"connect"`
 }
 
+// goLine is what the parent writes to every worker once all are ready, so
+// that they start sending together.
+const goLine = "go"
+
 // RunWorker runs the share of a run that a parent process assigned, reading
 // the assignment from in and writing progress and the final measurements
-// to out as JSON lines. The worker stops early when in reaches its end
-// (the parent closes it on Ctrl-C). Interrupt signals are ignored: the
-// parent decides when to stop.
+// to out as JSON lines. After its ramp it reports ready and waits for the
+// parent's go line, so that all processes send at once. The worker stops
+// early when in reaches its end (the parent closes it on Ctrl-C).
+// Interrupt signals are ignored: the parent decides when to stop.
 func RunWorker(in io.Reader, out io.Writer, logger *zap.Logger) error {
 	signal.Ignore(os.Interrupt)
 	dec := json.NewDecoder(in)
@@ -63,8 +69,16 @@ func RunWorker(in io.Reader, out io.Writer, logger *zap.Logger) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	goCh := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(io.Discard, io.MultiReader(dec.Buffered(), in))
+		sc := bufio.NewScanner(io.MultiReader(dec.Buffered(), in))
+		for sc.Scan() {
+			if sc.Text() == goLine {
+				close(goCh)
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, in)
 		cancel()
 	}()
 
@@ -74,16 +88,23 @@ func RunWorker(in io.Reader, out io.Writer, logger *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	e, err := newEngine(cfg, share{procs: spec.Procs, proc: spec.Proc, sourceIPs: spec.SourceIPs}, base)
-	if err != nil {
-		return err
-	}
 	var mu sync.Mutex
 	enc := json.NewEncoder(out)
 	emit := func(m workerMsg) error {
 		mu.Lock()
 		defer mu.Unlock()
 		return enc.Encode(m)
+	}
+	barrier := func(ctx context.Context) {
+		_ = emit(workerMsg{Ready: true})
+		select {
+		case <-goCh:
+		case <-ctx.Done():
+		}
+	}
+	e, err := newEngine(cfg, share{procs: spec.Procs, proc: spec.Proc, sourceIPs: spec.SourceIPs, barrier: barrier}, base)
+	if err != nil {
+		return err
 	}
 	stop := startProgress(func(s Snapshot) {
 		_ = emit(workerMsg{Snapshot: &wireSnapshot{
@@ -136,8 +157,22 @@ func (f *fleet) run(ctx context.Context) (part, error) {
 	if err != nil {
 		return part{}, fmt.Errorf("find own executable for worker processes: %w", err)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	parts := make([]*part, f.procs)
 	errs := make([]error, f.procs)
+	stdins := make([]io.WriteCloser, f.procs)
+	var readyMu sync.Mutex
+	ready := 0
+	onReady := func() {
+		readyMu.Lock()
+		defer readyMu.Unlock()
+		if ready++; ready == f.procs {
+			for _, w := range stdins {
+				_, _ = io.WriteString(w, goLine+"\n")
+			}
+		}
+	}
 	var wg sync.WaitGroup
 	for i := range f.procs {
 		cmd := exec.Command(exe)
@@ -154,6 +189,9 @@ func (f *fleet) run(ctx context.Context) (part, error) {
 		if err := cmd.Start(); err != nil {
 			return part{}, fmt.Errorf("start worker %d: %w", i, err)
 		}
+		readyMu.Lock()
+		stdins[i] = stdin
+		readyMu.Unlock()
 		spec := workerSpec{Config: f.cfg, Procs: f.procs, Proc: i, SourceIPs: f.ips}
 		if err := json.NewEncoder(stdin).Encode(spec); err != nil {
 			errs[i] = fmt.Errorf("send spec to worker %d: %w", i, err)
@@ -167,7 +205,10 @@ func (f *fleet) run(ctx context.Context) (part, error) {
 				}
 				stdin.Close()
 			}()
-			parts[i], errs[i] = f.read(i, stdout)
+			parts[i], errs[i] = f.read(i, stdout, onReady)
+			if errs[i] != nil {
+				cancel() // the others must not wait for this one at the barrier
+			}
 			close(stopped)
 			if err := cmd.Wait(); err != nil && errs[i] == nil {
 				errs[i] = fmt.Errorf("worker %d: %w", i, err)
@@ -193,7 +234,7 @@ func (f *fleet) run(ctx context.Context) (part, error) {
 }
 
 // read consumes worker i's output until its part arrives.
-func (f *fleet) read(i int, r io.Reader) (*part, error) {
+func (f *fleet) read(i int, r io.Reader, onReady func()) (*part, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<30)
 	for sc.Scan() {
@@ -206,6 +247,8 @@ func (f *fleet) read(i int, r io.Reader) (*part, error) {
 			return nil, fmt.Errorf("worker %d: %s", i, m.Error)
 		case m.Part != nil:
 			return m.Part, nil
+		case m.Ready:
+			onReady()
 		case m.Snapshot != nil:
 			w := m.Snapshot
 			f.mu.Lock()

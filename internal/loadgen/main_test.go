@@ -1,9 +1,10 @@
-package loadgen
+package loadgen_test
 
 import (
 	"os"
 	"testing"
 
+	"github.com/chatplatform/chat/internal/loadgen"
 	"go.uber.org/zap"
 )
 
@@ -11,8 +12,8 @@ import (
 // multi-process tests run: the parent starts its own executable with
 // WorkerEnv set.
 func TestMain(m *testing.M) {
-	if os.Getenv(WorkerEnv) != "" {
-		if err := RunWorker(os.Stdin, os.Stdout, zap.NewNop()); err != nil {
+	if os.Getenv(loadgen.WorkerEnv) != "" {
+		if err := loadgen.RunWorker(os.Stdin, os.Stdout, zap.NewNop()); err != nil {
 			os.Stderr.WriteString("worker: " + err.Error() + "\n")
 			os.Exit(3)
 		}
