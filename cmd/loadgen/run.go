@@ -224,11 +224,10 @@ type progress struct {
 	tty bool
 
 	mu       sync.Mutex
-	last     loadgen.Snapshot // guarded by mu
-	printed  bool             // guarded by mu
-	lastSent int64            // guarded by mu
-	lastRecv int64            // guarded by mu
-	lastAt   time.Duration    // guarded by mu
+	printed  bool          // guarded by mu
+	lastSent int64         // guarded by mu
+	lastRecv int64         // guarded by mu
+	lastAt   time.Duration // guarded by mu
 }
 
 func newProgress(w io.Writer) *progress {

@@ -113,6 +113,7 @@ func newEngine(cfg Config, sh share, base *url.URL) (*engine, error) {
 		slots:   make([]atomic.Pointer[simConn], local),
 		connect: newHist(),
 		allDone: make(chan struct{}),
+		start:   time.Now(),
 	}
 	for i := range e.stripes {
 		e.stripes[i].latency = newHist()
@@ -134,7 +135,6 @@ func (e *engine) maskKey() uint32           { return rand.Uint32() }
 // ctx ends the ramp or the sending early; the run then settles and closes
 // as usual, so what ran is still accounted for.
 func (e *engine) run(ctx context.Context) part {
-	e.start = time.Now()
 	e.ramp(ctx)
 	e.awaitWelcomes(ctx)
 	if e.share.barrier != nil {

@@ -130,7 +130,7 @@ type fleet struct {
 }
 
 func newFleet(cfg Config, procs int, ips []string) *fleet {
-	return &fleet{cfg: cfg, procs: procs, ips: ips, snaps: make([]Snapshot, procs)}
+	return &fleet{cfg: cfg, procs: procs, ips: ips, start: time.Now(), snaps: make([]Snapshot, procs)}
 }
 
 // phaseOrder ranks phases so the fleet reports its slowest worker's.
@@ -152,7 +152,6 @@ func (f *fleet) snapshot() Snapshot {
 // run starts the workers, relays ctx's cancellation to them by closing their
 // stdin, and merges their parts.
 func (f *fleet) run(ctx context.Context) (part, error) {
-	f.start = time.Now()
 	exe, err := os.Executable()
 	if err != nil {
 		return part{}, fmt.Errorf("find own executable for worker processes: %w", err)

@@ -96,7 +96,6 @@ type snapshotSource struct {
 	mu   sync.Mutex
 	fn   func() Snapshot // guarded by mu
 	lost int64           // guarded by mu; known once the run is over
-	last Snapshot        // guarded by mu; the final state once fn is nil
 }
 
 func (s *snapshotSource) set(fn func() Snapshot) {

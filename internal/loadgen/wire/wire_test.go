@@ -124,9 +124,7 @@ func FuzzReadFrame(f *testing.F) {
 		for _, f := range split {
 			consumed += f
 		}
-		for _, f := range frames(b[consumed:]) {
-			split = append(split, f)
-		}
+		split = append(split, frames(b[consumed:])...)
 		if len(whole) != len(split) {
 			t.Fatalf("whole %v, split at %d %v", whole, cut, split)
 		}
