@@ -190,11 +190,3 @@ func checkMetrics(t *testing.T, promtool, url string) {
 		t.Errorf("promtool check metrics %s: %v\n%s", url, err, out)
 	}
 }
-
-func TestPrometheusConfigIsValid(t *testing.T) {
-	promtool := requireBinary(t, "/usr/bin/promtool", "prometheus")
-	out, err := exec.Command(promtool, "check", "config", repoFile("grafana/prometheus.yml")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool check config grafana/prometheus.yml: %v\n%s", err, out)
-	}
-}

@@ -26,21 +26,6 @@ import (
 	"time"
 )
 
-// requireBinary returns path if it is an executable file. Otherwise the test
-// is skipped, or fails when the CI environment variable is set, so that CI
-// never skips it silently.
-func requireBinary(t *testing.T, path, pkg string) string {
-	t.Helper()
-	if _, err := exec.LookPath(path); err != nil {
-		msg := fmt.Sprintf("%s not found (install the Debian package %q): %v", path, pkg, err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
-}
-
 // poll calls f every interval until it returns nil or timeout passes, and
 // returns f's last error.
 func poll(timeout, interval time.Duration, f func() error) error {

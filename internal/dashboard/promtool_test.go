@@ -1,0 +1,31 @@
+package dashboard
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// requireBinary returns path if it is an executable file. Otherwise the test
+// is skipped, or fails when the CI environment variable is set, so that CI
+// never skips it silently.
+func requireBinary(t *testing.T, path, pkg string) string {
+	t.Helper()
+	if _, err := exec.LookPath(path); err != nil {
+		msg := fmt.Sprintf("%s not found (install the Debian package %q): %v", path, pkg, err)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return path
+}
+
+func TestPrometheusConfigIsValid(t *testing.T) {
+	promtool := requireBinary(t, "/usr/bin/promtool", "prometheus")
+	out, err := exec.Command(promtool, "check", "config", repoFile("grafana/prometheus.yml")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check config grafana/prometheus.yml: %v\n%s", err, out)
+	}
+}
