@@ -1,0 +1,35 @@
+// Package hub owns rooms, their members and the fan-out of messages to
+// them, with a bounded outbound queue per client flushed by a pool of
+// writers.
+//
+// A broadcast encodes its frame once (protocol.NewFrame) and appends the
+// same immutable slice to the queue of every member; a member's queue is
+// bounded in bytes, and a member over the bound is closed as a slow
+// consumer rather than ever making the sender wait. Writers flush a whole
+// queue with one vectored write (net.Buffers, writev) under a write
+// deadline; exactly one writer owns a client at a time.
+//
+// Write coalescing: a client is flushed at once unless it was flushed less
+// than the coalescing interval ago, in which case the flush waits for the
+// interval to pass and takes everything queued meanwhile. The interval is
+// the number of clients divided by Config.WriteBudget (writes per second),
+// capped by Config.MaxCoalesce, so a small server writes every frame at
+// once while a large busy room batches several frames per system call.
+//
+// Join and leave notices: while a room has at most Config.NoticeLimit
+// members every member gets every connection and disconnection notice, as
+// in the seed protocol. Above it the joiner alone gets its own connection
+// notice and the room gets at most one presence event (the member count)
+// per Config.PresenceInterval, so a ramp of N clients costs O(N) frames
+// rather than O(N²).
+//
+// Lock order: Hub.mu, then room.mu, then Client.mu.
+//
+// Usage:
+//
+//	h := hub.New(hub.Config{Metrics: m, Logger: log})
+//	c := h.Join(conn, "ana", "general", hub.NoResume, closer)
+//	h.Broadcast(c, []byte("hi"), time.Now())
+//	c.Close(protocol.CloseNormal, metrics.CloseNormal)
+//	h.Shutdown(ctx)
+package hub
