@@ -1,0 +1,191 @@
+// Command server runs the chat server: the web client at /, WebSockets at
+// /ws/{client_id}, /healthz, /readyz and Prometheus metrics at /metrics, on
+// one listener.
+//
+// Every flag can also be set by an environment variable: CHAT_ followed by
+// the flag's name in upper case with dashes as underscores (-addr is
+// CHAT_ADDR). A flag on the command line wins over the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/chatplatform/chat/internal/hub"
+	"github.com/chatplatform/chat/internal/protocol"
+	"github.com/chatplatform/chat/internal/server"
+)
+
+// defaultShutdownTimeout bounds the graceful shutdown.
+const defaultShutdownTimeout = 10 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+// options are the parsed flags.
+type options struct {
+	addr            string
+	logFormat       string
+	logLevel        string
+	shutdownTimeout time.Duration
+	origins         string
+	cfg             server.Config
+}
+
+// parseFlags reads flags from args, falling back to CHAT_* environment
+// variables.
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &o.cfg
+	fs.StringVar(&o.addr, "addr", ":8080", "listen address, host:port")
+	fs.StringVar(&o.logFormat, "log-format", "console", "log format: json or console")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "time allowed to flush clients on SIGINT/SIGTERM")
+	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated Origin values allowed to open WebSockets, e.g. https://chat.example.com (empty: any)")
+	fs.IntVar(&c.MaxConnections, "max-connections", 0, "most WebSocket connections at once; beyond it upgrades get 503 (0: file-descriptor limit minus 256)")
+	fs.IntVar(&c.MaxHandshakes, "max-handshakes", server.DefaultMaxHandshakes, "most handshakes in progress; accepting pauses beyond it")
+	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "time allowed to send a request head and upgrade")
+	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", protocol.DefaultMaxMessageBytes, "largest client message in bytes (close 1009 beyond)")
+	fs.Float64Var(&c.RateLimit, "rate-limit", server.DefaultRateLimit, "messages per second one connection may send")
+	fs.IntVar(&c.RateBurst, "rate-burst", server.DefaultRateBurst, "messages one connection may send in a burst above -rate-limit")
+	fs.IntVar(&c.ReadWorkers, "read-workers", 0, "goroutines reading ready connections (0: two per CPU, at least four)")
+	h := &c.Hub
+	fs.DurationVar(&h.IdleTimeout, "idle-timeout", hub.DefaultIdleTimeout, "close a client silent this long (no frame, no pong); it is pinged after half")
+	fs.DurationVar(&h.WriteTimeout, "write-timeout", hub.DefaultWriteTimeout, "time allowed for one write to a client")
+	fs.IntVar(&h.MaxQueueBytes, "max-queue-bytes", hub.DefaultMaxQueueBytes, "bytes queued for one client before it is closed as a slow consumer (close 4001)")
+	fs.IntVar(&h.WriteBudget, "write-budget", hub.DefaultWriteBudget, "writes per second that write coalescing aims to stay under")
+	fs.DurationVar(&h.MaxCoalesce, "max-coalesce", hub.DefaultMaxCoalesce, "longest a client's frames wait to be batched into one write (negative: never wait)")
+	fs.IntVar(&h.Writers, "writers", hub.DefaultWriters, "goroutines writing to clients")
+	fs.IntVar(&h.NoticeLimit, "notice-limit", hub.DefaultNoticeLimit, "largest room whose members all get join and leave notices; larger rooms get presence counts (negative: no limit)")
+	fs.DurationVar(&h.PresenceInterval, "presence-interval", hub.DefaultPresenceInterval, "least time between presence events of a large room")
+	fs.IntVar(&h.History, "history", hub.DefaultHistory, "recent messages a room keeps for clients that resume")
+
+	// The environment first, so that the command line overrides it.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "CHAT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		fmt.Fprintln(stderr, envErr)
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected arguments: %q", fs.Args())
+		fmt.Fprintln(stderr, err)
+		return nil, err
+	}
+	if o.origins != "" {
+		for _, origin := range strings.Split(o.origins, ",") {
+			c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimSpace(origin))
+		}
+	}
+	return o, nil
+}
+
+func newLogger(format, level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	var cfg zap.Config
+	switch format {
+	case "json":
+		cfg = zap.NewProductionConfig()
+	case "console":
+		cfg = zap.NewDevelopmentConfig()
+		cfg.DisableStacktrace = true
+	default:
+		return nil, fmt.Errorf("unknown log format %q: want json or console", format)
+	}
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	return cfg.Build()
+}
+
+// run starts the server and serves until ctx is cancelled, then shuts it
+// down. It returns the process exit code.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	log, err := newLogger(o.logFormat, o.logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "logger:", err)
+		return 2
+	}
+	defer log.Sync()
+
+	reg := prometheus.NewRegistry()
+	o.cfg.Logger = log
+	o.cfg.Registry = reg
+	srv, err := server.New(o.cfg)
+	if err != nil {
+		log.Error("start", zap.Error(err))
+		return 1
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		log.Error("listen", zap.Error(err))
+		return 1
+	}
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("page", "http://"+displayAddr(ln.Addr())+"/"))
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		log.Error("serve", zap.Error(err))
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("signal received; draining", zap.Duration("timeout", o.shutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown cut short", zap.Error(err))
+	}
+	<-served
+	log.Info("stopped")
+	return 0
+}
+
+// displayAddr turns a wildcard listen address into one a browser can open.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
