@@ -47,6 +47,10 @@ type sconn struct {
 var _ netpoll.Handler = (*sconn)(nil)
 var _ hub.Closer = (*sconn)(nil)
 
+// handleHook, when set by a test, runs before every text message is
+// handled.
+var handleHook func(payload []byte)
+
 // readBuffers holds buffers of readBufferSize bytes shared by the readers.
 var readBuffers = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
 
@@ -186,6 +190,9 @@ func (c *sconn) handle(op ws.OpCode, payload []byte, received time.Time) {
 	m := c.srv.metrics
 	switch op {
 	case ws.OpText:
+		if handleHook != nil {
+			handleHook(payload)
+		}
 		if !c.limiter.AllowN(received, 1) {
 			m.MessagesRejected.WithLabelValues(string(metrics.RejectRateLimited)).Inc()
 			c.strikes++
