@@ -75,6 +75,7 @@ const state = {
 
 // validateName returns an error message, or "" when name is acceptable as a
 // client_id or room: 1 to 32 code points, well-formed, no control characters.
+// The server also refuses a slash in a client_id, which is part of the path.
 export function validateName(name, what) {
   if (name.length === 0) return `Enter a ${what}.`;
   if (typeof name.isWellFormed === "function" ? !name.isWellFormed() : /\p{Cs}/u.test(name)) {
@@ -83,6 +84,7 @@ export function validateName(name, what) {
   const n = [...name].length;
   if (n > NAME_MAX) return `The ${what} is ${n} characters long; the limit is ${NAME_MAX}.`;
   if (/\p{Cc}/u.test(name)) return `The ${what} must not contain control characters (such as tabs or line breaks).`;
+  if (what === "username" && name.includes("/")) return "The username must not contain a slash (/).";
   return "";
 }
 
@@ -313,7 +315,26 @@ function open() {
     state.memberCount = 0;
     renderMembers();
     scheduleReconnect();
+    if (!opened) checkRefusal(ws);
   };
+}
+
+// checkRefusal asks the server over plain HTTP why an upgrade failed: a
+// browser WebSocket cannot see the HTTP 400 reason. When the server refuses
+// the name or room, retrying cannot help, so the page stops and says why.
+async function checkRefusal(ws) {
+  let reason = "";
+  try {
+    const r = await fetch(ws.url.replace(/^ws/, "http"), { cache: "no-store" });
+    if (r.status === 400) reason = (await r.text()).trim();
+  } catch {
+    return; // server unreachable: keep retrying
+  }
+  if (!/^bad (client_id|room)\b/.test(reason) || state.phase !== "reconnecting" || state.ws !== null) return;
+  if (!ws.url.startsWith(wsURL(state.user, state.room, null))) return; // another room by now
+  closeSocket();
+  setPhase("disconnected", "Disconnected", "Disconnected");
+  el.joinError.textContent = `The server refused to connect: ${reason}.`;
 }
 
 function handleEvent(ev) {

@@ -1,5 +1,3 @@
-//go:build chatserver && !devfake
-
 package web_test
 
 import (
