@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/chatplatform/chat/internal/wstest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
@@ -45,7 +47,7 @@ func newPeer(t *testing.T) (server net.Conn, p *peer) {
 	go func() {
 		defer close(p.frames)
 		for {
-			f, err := ws.ReadFrame(client)
+			f, err := wstest.ReadFrame(client)
 			if err != nil {
 				return
 			}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/chatplatform/chat/internal/wstest"
 )
 
 var ts = time.Date(2026, 11, 25, 17, 41, 35, 123456789, time.FixedZone("x", 3600))
@@ -78,7 +80,7 @@ func TestNewFrameIsAValidTextFrame(t *testing.T) {
 	for _, size := range []int{0, 10, 125, 126, 1000, 70000} {
 		ev := Event{Type: TypeMessage, ClientID: "ana", Message: strings.Repeat("x", size), Room: "general", Time: ts, Seq: 1}
 		frame := NewFrame(&ev)
-		f, err := ws.ReadFrame(bytes.NewReader(frame))
+		f, err := wstest.ReadFrame(bytes.NewReader(frame))
 		if err != nil {
 			t.Fatalf("size %d: %v", size, err)
 		}
@@ -95,7 +97,7 @@ func TestNewFrameIsAValidTextFrame(t *testing.T) {
 }
 
 func TestCloseFrame(t *testing.T) {
-	f, err := ws.ReadFrame(bytes.NewReader(CloseFrame(CloseSlowConsumer, "slow consumer")))
+	f, err := wstest.ReadFrame(bytes.NewReader(CloseFrame(CloseSlowConsumer, "slow consumer")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/chatplatform/chat/internal/wstest"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -327,7 +329,7 @@ func readCloseCode(t *testing.T, conn net.Conn, br *bufio.Reader) ws.StatusCode 
 	t.Helper()
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
-		f, err := ws.ReadFrame(br)
+		f, err := wstest.ReadFrame(br)
 		if err != nil {
 			t.Fatalf("read: %v, want a close frame", err)
 		}
