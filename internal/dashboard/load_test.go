@@ -1,8 +1,3 @@
-// The end-to-end test needs the chat server (internal/server); until that
-// package is in the tree it is built only with -tags chatserver.
-
-//go:build chatserver
-
 package dashboard
 
 import (
@@ -55,7 +50,7 @@ func (l *load) run(ctx context.Context, serverAddr string, clients int) {
 		_, err := loadgen.Run(ctx, loadgen.Config{
 			URL:        "ws://" + serverAddr,
 			Clients:    clients,
-			Ramp:       200,
+			Ramp:       5, // connects, and the refusals at the end, span several scrapes
 			Rooms:      2,
 			Senders:    4,
 			Rate:       10,

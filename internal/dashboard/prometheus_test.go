@@ -1,8 +1,3 @@
-// The end-to-end test needs the chat server (internal/server); until that
-// package is in the tree it is built only with -tags chatserver.
-
-//go:build chatserver
-
 package dashboard
 
 import (
