@@ -56,7 +56,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&c.Room, "room", loadgen.DefaultRoom, "room to join, or the prefix of the room names with -rooms > 1")
 	fs.IntVar(&c.Rooms, "rooms", loadgen.DefaultRooms, "spread clients over `K` rooms named ROOM-0 .. ROOM-(K-1)")
 	fs.IntVar(&c.Senders, "senders", loadgen.DefaultSenders, "number of clients that send messages (capped at -clients unless given; 0 = connect only)")
-	fs.Float64Var(&c.Rate, "rate", loadgen.DefaultRate, "messages per second per sender, gaps jittered by ±50%")
+	fs.Float64Var(&c.Rate, "rate", loadgen.DefaultRate, "messages per second per sender, gaps jittered by ±50% (the server's default limit is 20 per connection, bursts of 40; more gets rate_limited errors)")
 	fs.IntVar(&c.Size, "size", loadgen.DefaultSize, "message text size in `bytes` (at least 57: the measurement payload)")
 	fs.DurationVar(&c.Duration, "duration", loadgen.DefaultDuration, "how long senders send, after the ramp-up")
 	fs.DurationVar(&c.Settle, "settle", loadgen.DefaultSettle, "time allowed for in-flight deliveries after the last send (and after a churning client decides to leave)")
@@ -68,7 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.maxLoss, "max-loss", 0, "highest acceptable loss, in `percent` of expected deliveries")
 	fs.DurationVar(&o.thresholds.MaxP99, "max-p99", 0, "highest acceptable p99 end-to-end latency (0 = no limit)")
 	fs.StringVar(&o.minConnected, "min-connected", "100%", "lowest acceptable number of connected clients, a count or a percentage of -clients")
-	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve loadgen_ Prometheus metrics on this `address` while running, e.g. 127.0.0.1:9101 (default: off)")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve loadgen_ Prometheus metrics on this `address` while running (default: off); grafana/prometheus.yml scrapes 127.0.0.1:9101")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: loadgen [flags]\n\nSimulates WebSocket chat clients against a server and reports latency and loss.\nExit status: 0 all thresholds hold, 1 a threshold failed, 2 bad flags or the run could not start.\n\nFlags:\n")
 		fs.VisitAll(func(f *flag.Flag) {

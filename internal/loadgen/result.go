@@ -100,7 +100,7 @@ func (r Result) WriteSummary(w io.Writer) error {
 	fmt.Fprintln(tw)
 	row("clients", "%d connected of %d, %d failed, %d reconnects", r.Connected, r.Clients, r.ConnectFailures, r.Reconnects)
 	row("connect", "p50 %.2fms  p99 %.2fms  max %.2fms  (%.0f/s over %.1fs)", r.ConnectTime.P50, r.ConnectTime.P99, r.ConnectTime.Max, r.ConnectRate, r.RampSeconds)
-	row("messages", "%d sent by %d senders in %d rooms over %.1fs", r.Sent, r.Senders, r.Rooms, r.SendSeconds)
+	row("messages", "%d sent by %s in %s over %.1fs", r.Sent, plural(r.Senders, "sender"), plural(r.Rooms, "room"), r.SendSeconds)
 	row("deliveries", "%d expected, %d received (%.0f/s)", r.Expected, r.Received, r.DeliveriesPerSecond)
 	row("lost", "%d (%.4f%%)", r.Lost, r.LossPercent)
 	row("duplicates", "%d", r.Duplicates)
@@ -119,6 +119,17 @@ func (r Result) WriteSummary(w io.Writer) error {
 		}
 		row("errors", "%s", strings.Join(parts, " "))
 	}
-	row("duration", "%.1fs (%d process(es))", r.Duration, r.Processes)
+	row("duration", "%.1fs (%s)", r.Duration, plural(r.Processes, "process"))
 	return tw.Flush()
+}
+
+// plural formats n things, e.g. "1 room", "4 rooms", "2 processes".
+func plural(n int, thing string) string {
+	switch {
+	case n == 1:
+		return "1 " + thing
+	case strings.HasSuffix(thing, "s"):
+		return fmt.Sprintf("%d %ses", n, thing)
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

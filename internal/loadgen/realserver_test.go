@@ -1,0 +1,155 @@
+package loadgen_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/chatplatform/chat/internal/loadgen"
+	"github.com/chatplatform/chat/internal/server"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap/zaptest"
+)
+
+// realServer is an in-process chat server (internal/server with its
+// defaults) on a loopback port.
+type realServer struct {
+	URL string
+	reg *prometheus.Registry
+}
+
+func startRealServer(t *testing.T) *realServer {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	srv, err := server.New(server.Config{Logger: zaptest.NewLogger(t), Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return &realServer{URL: "ws://" + ln.Addr().String(), reg: reg}
+}
+
+// metric reads an unlabelled counter or gauge of the server, or the sum of
+// a labelled family's series.
+func (s *realServer) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		var sum float64
+		for _, m := range mf.GetMetric() {
+			if c := m.GetCounter(); c != nil {
+				sum += c.GetValue()
+			} else {
+				sum += m.GetGauge().GetValue()
+			}
+		}
+		return sum
+	}
+	return 0 // a labelled family without series yet
+}
+
+// TestRealServerEveryMessageAccountedFor runs 200 clients over 4 rooms
+// against the real server: each room stays under the server's notice limit,
+// so every join and leave is announced to every member, and every chat
+// message must arrive exactly once, in order.
+func TestRealServerEveryMessageAccountedFor(t *testing.T) {
+	s := startRealServer(t)
+	reg := prometheus.NewRegistry()
+	r := run(t, loadgen.Config{URL: s.URL, Clients: 200, Rooms: 4, Senders: 8, Rate: 10, Duration: 2 * time.Second, Settle: 10 * time.Second, Registerer: reg})
+	checkExact(t, r, 200)
+	if r.Processes != 1 || r.Rooms != 4 || r.Senders != 8 {
+		t.Errorf("processes %d rooms %d senders %d", r.Processes, r.Rooms, r.Senders)
+	}
+	// Every receiver of a room is present for the whole sending phase, so
+	// each message reaches the 50 members of its room.
+	if r.Expected != 50*r.Sent {
+		t.Errorf("expected %d, want 50 members x %d sent", r.Expected, r.Sent)
+	}
+	if got := s.metric(t, "chat_messages_received_total"); got != float64(r.Sent) {
+		t.Errorf("server received %v messages, loadgen sent %d", got, r.Sent)
+	}
+	if got := s.metric(t, "chat_messages_rejected_total"); got != 0 {
+		t.Errorf("server rejected %v messages", got)
+	}
+	if got, err := gathered(reg, "loadgen_messages_received_total"); err != nil || got != float64(r.Received) {
+		t.Errorf("loadgen_messages_received_total = %v (%v), want %d", got, err, r.Received)
+	}
+}
+
+// TestRealServerLargeRoom puts 150 clients in one room, past the server's
+// notice limit of 100: late joiners get presence events instead of join
+// notices, which must not disturb the accounting.
+func TestRealServerLargeRoom(t *testing.T) {
+	s := startRealServer(t)
+	r := run(t, loadgen.Config{URL: s.URL, Clients: 150, Senders: 3, Rate: 10, Duration: 2 * time.Second, Settle: 10 * time.Second})
+	checkExact(t, r, 150)
+	if r.Expected != 150*r.Sent {
+		t.Errorf("expected %d, want 150 members x %d sent", r.Expected, r.Sent)
+	}
+	if got := s.metric(t, "chat_messages_received_total"); got != float64(r.Sent) {
+		t.Errorf("server received %v messages, loadgen sent %d", got, r.Sent)
+	}
+}
+
+// TestRealServerChurn makes clients leave and reconnect while others send:
+// the server announces every join and leave, and expected deliveries follow
+// membership, so nothing is reported lost.
+func TestRealServerChurn(t *testing.T) {
+	s := startRealServer(t)
+	r := run(t, loadgen.Config{URL: s.URL, Clients: 60, Rooms: 2, Senders: 4, Rate: 15, Churn: 20, Duration: 2 * time.Second, Settle: 500 * time.Millisecond})
+	if r.Reconnects == 0 {
+		t.Fatal("churn made no reconnects")
+	}
+	if r.Connected != 60 || r.Sent == 0 || r.Expected == 0 || r.Lost != 0 || r.Duplicates != 0 || r.Reordered != 0 || len(r.Errors) != 0 {
+		t.Fatalf("churn against the real server: %+v", r)
+	}
+	if got := s.metric(t, "chat_messages_received_total"); got != float64(r.Sent) {
+		t.Errorf("server received %v messages, loadgen sent %d", got, r.Sent)
+	}
+}
+
+// checkExact asserts that every client connected and every message was
+// delivered exactly once, in order, to every receiver that had to get it.
+func checkExact(t *testing.T, r loadgen.Result, clients int) {
+	t.Helper()
+	if r.Clients != clients || r.Connected != clients || r.ConnectFailures != 0 {
+		t.Errorf("clients %d connected %d failures %d, want %d connected", r.Clients, r.Connected, r.ConnectFailures, clients)
+	}
+	if r.Sent == 0 || r.Expected == 0 || r.Received != r.Expected || r.Lost != 0 || r.Duplicates != 0 || r.Reordered != 0 || r.Extra != 0 || r.Foreign != 0 {
+		t.Errorf("sent %d expected %d received %d lost %d duplicates %d reordered %d extra %d foreign %d",
+			r.Sent, r.Expected, r.Received, r.Lost, r.Duplicates, r.Reordered, r.Extra, r.Foreign)
+	}
+	if len(r.Errors) != 0 {
+		t.Errorf("errors %v", r.Errors)
+	}
+	if r.Latency.P50 <= 0 || r.Latency.P50 > r.Latency.P99 || r.Latency.P99 > r.Latency.Max {
+		t.Errorf("latency percentiles out of order: %+v", r.Latency)
+	}
+	if r.ConnectTime.P50 <= 0 || r.ConnectTime.P50 > r.ConnectTime.Max {
+		t.Errorf("connect times out of order: %+v", r.ConnectTime)
+	}
+	if fails := r.Check(loadgen.Thresholds{MinConnected: clients}); len(fails) != 0 {
+		t.Errorf("thresholds failed: %v", fails)
+	}
+}
