@@ -27,7 +27,7 @@ var e2eVars = map[string]string{
 // loadgenRefused more, which the server refuses.
 const (
 	maxConnections = 20
-	loadgenRefused = 2
+	loadgenRefused = 10 // at -ramp 5/s their refusals span about 2s, across several 1s scrapes
 )
 
 // TestPrometheusAnswersEveryPanel runs a real Prometheus scraping a real chat
