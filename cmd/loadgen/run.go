@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +44,7 @@ type options struct {
 	sourceIPs    string
 	jsonFile     string
 	metricsAddr  string
+	cpuProfile   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -68,6 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.maxLoss, "max-loss", 0, "highest acceptable loss, in `percent` of expected deliveries")
 	fs.DurationVar(&o.thresholds.MaxP99, "max-p99", 0, "highest acceptable p99 end-to-end latency (0 = no limit)")
 	fs.StringVar(&o.minConnected, "min-connected", "100%", "lowest acceptable number of connected clients, a count or a percentage of -clients")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (not of worker processes) to `FILE`, for go tool pprof")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve loadgen_ Prometheus metrics on this `address` while running (default: off); grafana/prometheus.yml scrapes 127.0.0.1:9101")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: loadgen [flags]\n\nSimulates WebSocket chat clients against a server and reports latency and loss.\nExit status: 0 all thresholds hold, 1 a threshold failed, 2 bad flags or the run could not start.\n\nFlags:\n")
@@ -179,6 +182,18 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: -cpuprofile: %v\n", err)
+			return exitNoRun
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	pr := newProgress(stderr)
 	cfg.Progress = pr.print

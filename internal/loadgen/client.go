@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/chatplatform/chat/internal/loadgen/wire"
-	"github.com/chatplatform/chat/internal/netpoll"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,7 +44,7 @@ var errConnClosed = errors.New("connection closed")
 
 // simConn is one WebSocket connection of a simulated client. It is not a
 // net.Conn: after the handshake the socket is a bare non-blocking file
-// descriptor watched by the engine's netpoll.Poller, so an idle client
+// descriptor watched by one of the engine's epoll loops, so an idle client
 // costs this struct and nothing else in user space (no goroutine, no
 // buffer, no runtime poller registration). A client that churns gets a new
 // simConn per connection.
@@ -64,8 +63,8 @@ type simConn struct {
 	// it stays. Written by churn, read by the reader.
 	leaveAt atomic.Int64
 
-	// Owned by the reader (the netpoll handler, or the dialer before the
-	// descriptor is added to the poller).
+	// Owned by the reader (its loop, or the dialer before the descriptor
+	// is added to the loop), under the loop's mu.
 	partial []byte      // start of a frame not yet complete
 	frag    []byte      // text message being reassembled from fragments
 	peers   []peerState // per sender seen, sorted by sender
@@ -130,54 +129,52 @@ func (p *peerState) receipt(seq uint64) (dup, reordered bool) {
 	}
 }
 
-// OnReady reads what the socket holds and handles every complete frame.
-func (c *simConn) OnReady(netpoll.Event) {
-	st := c.e.stripeOf(c.slot)
-	st.mu.Lock()
-	done := c.readLocked(st)
-	st.mu.Unlock()
-	if !done {
-		if err := c.e.poller.Resume(c.fd); err != nil {
-			c.finish(ErrReset)
-		}
-	}
-}
-
-// readLocked does one read into the stripe's buffer and handles it. It
-// reports whether the connection is finished. st.mu is held.
-func (c *simConn) readLocked(st *stripe) (finished bool) {
+// readyLocked reads everything the socket holds and handles every
+// complete frame; events are the epoll events that reported it. It reports
+// whether the connection is finished. l.mu is held.
+func (c *simConn) readyLocked(l *loop, events uint32) (finished bool) {
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()
 	if closed {
-		return true // a report queued before the descriptor was deleted
-	}
-	need := max(readBufSize, wire.FrameLen(c.partial)+readBufSize/2)
-	if cap(st.buf) < need {
-		st.buf = make([]byte, need)
-	}
-	buf := st.buf[:cap(st.buf)]
-	k := copy(buf, c.partial)
-	n, err := unix.Read(c.fd, buf[k:])
-	switch {
-	case err == unix.EAGAIN || err == unix.EINTR:
-		return false
-	case err != nil:
-		c.finish(ErrReset)
-		return true
-	case n == 0:
-		c.finish(ErrPeerGone)
 		return true
 	}
-	return c.handleLocked(st, buf[:k+n], time.Now())
+	// After a hang-up no new edge will come: read to the end.
+	hup := events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+	for {
+		need := max(readBufSize, wire.FrameLen(c.partial)+readBufSize/2)
+		if cap(l.buf) < need {
+			l.buf = make([]byte, need)
+		}
+		buf := l.buf[:cap(l.buf)]
+		k := copy(buf, c.partial)
+		n, err := unix.Read(c.fd, buf[k:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return false
+		case err != nil:
+			c.finish(ErrReset)
+			return true
+		case n == 0:
+			c.finish(ErrPeerGone)
+			return true
+		}
+		if c.handleLocked(l, buf[:k+n], time.Now()) {
+			return true
+		}
+		if k+n < len(buf) && !hup {
+			// A short read drained the socket; data arriving from now on
+			// raises a new edge.
+			return false
+		}
+	}
 }
-
-// readBufSize is the size of one read; it holds dozens of chat events.
-const readBufSize = 32 << 10
 
 // handleLocked handles the frames in b, keeps an incomplete tail in
 // c.partial, and reports whether the connection is finished.
-func (c *simConn) handleLocked(st *stripe, b []byte, now time.Time) (finished bool) {
+func (c *simConn) handleLocked(l *loop, b []byte, now time.Time) (finished bool) {
 	for {
 		f, n, err := wire.ReadFrame(b)
 		if err != nil {
@@ -195,11 +192,11 @@ func (c *simConn) handleLocked(st *stripe, b []byte, now time.Time) (finished bo
 				c.frag = append(c.frag[:0], f.Payload...)
 				continue
 			}
-			c.eventLocked(st, f.Payload, now)
+			c.eventLocked(l, f.Payload, now)
 		case wire.OpContinuation:
 			c.frag = append(c.frag, f.Payload...)
 			if f.Fin {
-				c.eventLocked(st, c.frag, now)
+				c.eventLocked(l, c.frag, now)
 				c.frag = nil
 			}
 		case wire.OpBinary:
@@ -230,34 +227,34 @@ var (
 )
 
 // eventLocked handles one server event.
-func (c *simConn) eventLocked(st *stripe, ev []byte, now time.Time) {
+func (c *simConn) eventLocked(l *loop, ev []byte, now time.Time) {
 	typ := wire.EventType(ev)
 	switch {
 	case bytes.Equal(typ, typeMessage):
 		p, ok := wire.ParseMessage(ev)
 		if !ok || int(p.Sender) >= c.e.cfg.Senders {
-			st.foreign++
+			l.foreign++
 			return
 		}
 		if int32(int(p.Sender)%c.e.cfg.Rooms) != c.room {
 			c.e.errors.add(ErrWrongRoom)
 			return
 		}
-		st.received++
+		l.received++
 		dup, reordered := c.peer(p.Sender).receipt(p.Seq)
 		if dup {
-			st.duplicates++
+			l.duplicates++
 			return
 		}
 		if reordered {
-			st.reordered++
+			l.reordered++
 		}
-		recordMicros(st.latency, now.Sub(time.Unix(0, p.SentNanos)))
+		recordMicros(l.latency, now.Sub(time.Unix(0, p.SentNanos)))
 		if j := c.joined.Load(); j != 0 && p.SentNanos > j && p.SentNanos <= c.leaveAt.Load() {
 			c.got++
 			c.e.inWindow.Add(1)
 		} else {
-			st.extra++
+			l.extra++
 		}
 	case bytes.Equal(typ, typeWelcome):
 		if c.joined.Load() == 0 {
@@ -339,7 +336,7 @@ func (c *simConn) leave() {
 
 // finish closes the descriptor once and records the connection's window.
 // kind, when not empty, is counted as an error. finish is called by the
-// reader, or by the engine after the poller has stopped.
+// reader, or by the engine after the loops have stopped.
 func (c *simConn) finish(kind string) {
 	c.mu.Lock()
 	if c.closed {
@@ -347,7 +344,8 @@ func (c *simConn) finish(kind string) {
 		return
 	}
 	c.closed = true
-	_ = c.e.poller.Del(c.fd)
+	// The only descriptor of the socket: closing it also takes it out of
+	// its loop's epoll set.
 	_ = unix.Close(c.fd)
 	c.mu.Unlock()
 	if kind != "" {

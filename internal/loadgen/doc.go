@@ -20,15 +20,20 @@
 //
 // A client dials with net.Dialer and does the WebSocket handshake with
 // gobwas/ws; then its socket is detached from the Go runtime (a duplicated
-// non-blocking descriptor) and watched by an internal/netpoll Poller. An
-// idle client therefore costs a small struct: no goroutine, no buffer.
-// When a socket is readable a netpoll worker reads what is there into a
-// buffer shared by a stripe of clients and parses the server frames
-// incrementally (package wire); only an incomplete trailing frame is copied
-// to the client. Events are not decoded as JSON: the reader needs only the
-// event type and, in message events, the payload the senders wrote. Pings
-// are answered with masked pongs, close frames with a close frame. Senders
-// are goroutines (one per sending client) writing masked text frames.
+// non-blocking descriptor) and watched by one of the engine's epoll loops
+// (one per two processors). An idle client therefore costs a small struct:
+// no goroutine, no buffer. A loop's goroutine reads its ready sockets
+// itself, without handing them to other goroutines: sockets are
+// edge-triggered, a read drains one into the loop's 64 KiB buffer and the
+// server frames in it are parsed incrementally (package wire); only an
+// incomplete trailing frame is copied to the client. While a loop reads
+// one batch, frames gather in the other sockets, so the next read of each
+// takes several at once: most of a receiver's cost is the kernel's, per
+// read (the read and the acknowledgement it sends), not per frame. Events
+// are not decoded as JSON: the reader needs only the event type and, in
+// message events, the payload the senders wrote. Pings are answered with
+// masked pongs, close frames with a close frame. Senders are goroutines
+// (one per sending client) writing masked text frames.
 //
 // # What a message carries and who must receive it
 //

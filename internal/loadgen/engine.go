@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/chatplatform/chat/internal/loadgen/wire"
-	"github.com/chatplatform/chat/internal/netpoll"
 	"github.com/gobwas/ws"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -43,15 +43,14 @@ const dialers = 128
 // engine simulates one process's share of the clients.
 type engine struct {
 	// Static after construction.
-	cfg    Config
-	share  share
-	base   *url.URL
-	log    *zap.Logger
-	poller *netpoll.Poller
-	runID  string
-	start  time.Time
+	cfg   Config
+	share share
+	base  *url.URL
+	log   *zap.Logger
+	runID string
+	start time.Time
 
-	stripes [numStripes]stripe
+	loops   []*loop
 	slots   []atomic.Pointer[simConn] // current connection per local client
 	senders []*senderState            // local senders, by slot
 
@@ -99,24 +98,31 @@ func newEngine(cfg Config, sh share, base *url.URL) (*engine, error) {
 	for g := sh.proc; g < cfg.Clients; g += sh.procs {
 		local++
 	}
-	p, err := netpoll.New(netpoll.Config{})
-	if err != nil {
-		return nil, fmt.Errorf("start poller: %w", err)
+	// One loop per two processors: the load generator usually shares the
+	// machine with the server, and one loop reading many sockets gathers
+	// more frames per read than several loops racing for the same ones.
+	loops := make([]*loop, 0, max(1, runtime.GOMAXPROCS(0)/2))
+	for range cap(loops) {
+		l, err := newLoop()
+		if err != nil {
+			for _, l := range loops {
+				l.stop()
+			}
+			return nil, fmt.Errorf("start epoll loop: %w", err)
+		}
+		loops = append(loops, l)
 	}
 	e := &engine{
 		cfg:     cfg,
 		share:   sh,
 		base:    base,
 		log:     cfg.Logger.Named("loadgen"),
-		poller:  p,
+		loops:   loops,
 		runID:   strconv.FormatUint(uint64(rand.Uint32()&0xffffff), 36),
 		slots:   make([]atomic.Pointer[simConn], local),
 		connect: newHist(),
 		allDone: make(chan struct{}),
 		start:   time.Now(),
-	}
-	for i := range e.stripes {
-		e.stripes[i].latency = newHist()
 	}
 	for slot := range local {
 		if g := e.global(slot); g < cfg.Senders {
@@ -127,9 +133,9 @@ func newEngine(cfg Config, sh share, base *url.URL) (*engine, error) {
 	return e, nil
 }
 
-func (e *engine) global(slot int) int       { return e.share.proc + slot*e.share.procs }
-func (e *engine) stripeOf(slot int) *stripe { return &e.stripes[slot%numStripes] }
-func (e *engine) maskKey() uint32           { return rand.Uint32() }
+func (e *engine) global(slot int) int   { return e.share.proc + slot*e.share.procs }
+func (e *engine) loopOf(slot int) *loop { return e.loops[slot%len(e.loops)] }
+func (e *engine) maskKey() uint32       { return rand.Uint32() }
 
 // run drives the phases: ramp, send (with churn), settle, close. Cancelling
 // ctx ends the ramp or the sending early; the run then settles and closes
@@ -277,16 +283,15 @@ func (e *engine) dial(ctx context.Context, slot int) bool {
 	c := &simConn{e: e, slot: slot, global: uint32(g), room: int32(room), fd: fd}
 	c.leaveAt.Store(never)
 	e.slots[slot].Store(c)
-	if len(buffered) > 0 {
-		st := e.stripeOf(slot)
-		st.mu.Lock()
-		finished := c.handleLocked(st, buffered, time.Now())
-		st.mu.Unlock()
-		if finished {
-			return true
-		}
+	// Under the loop's lock: the buffered frames are handled before any
+	// the loop reads, and with the loop's counters.
+	l := e.loopOf(slot)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(buffered) > 0 && c.handleLocked(l, buffered, time.Now()) {
+		return true
 	}
-	if err := e.poller.Add(fd, c); err != nil {
+	if err := l.addLocked(c); err != nil {
 		c.finish(ErrDial)
 	}
 	return true
@@ -501,7 +506,7 @@ func (e *engine) expectedSoFar(sends map[int32][]int64) int64 {
 }
 
 // closeAll closes every connection: a close frame each, then up to
-// closeWait for the server's answers, then the poller and what is left.
+// closeWait for the server's answers, then the loops and what is left.
 func (e *engine) closeAll() {
 	e.closing.Store(true)
 	e.doneMu.Lock()
@@ -520,7 +525,9 @@ func (e *engine) closeAll() {
 	case <-wait.C:
 	}
 	wait.Stop()
-	_ = e.poller.Close()
+	for _, l := range e.loops {
+		l.stop()
+	}
 	for i := range e.slots {
 		if c := e.slots[i].Load(); c != nil {
 			c.finish("")
@@ -563,12 +570,11 @@ func (e *engine) snapshot() Snapshot {
 		Latency:         newHist(),
 	}
 	s.Sent = e.sent.Load()
-	for i := range e.stripes {
-		st := &e.stripes[i]
-		st.mu.Lock()
-		s.Received += st.received
-		s.Latency.Merge(st.latency)
-		st.mu.Unlock()
+	for _, l := range e.loops {
+		l.mu.Lock()
+		s.Received += l.received
+		s.Latency.Merge(l.latency)
+		l.mu.Unlock()
 	}
 	e.connectMu.Lock()
 	s.Connect = e.connect.Clone()

@@ -77,14 +77,13 @@ func (e *engine) part(rampEnd, sendEnd time.Time) part {
 		SendEndNanos:    sendEnd.UnixNano(),
 		EndNanos:        time.Now().UnixNano(),
 	}
-	for i := range e.stripes {
-		st := &e.stripes[i]
-		p.Received += st.received
-		p.Duplicates += st.duplicates
-		p.Reordered += st.reordered
-		p.Extra += st.extra
-		p.Foreign += st.foreign
-		p.Latency.Merge(st.latency)
+	for _, l := range e.loops {
+		p.Received += l.received
+		p.Duplicates += l.duplicates
+		p.Reordered += l.reordered
+		p.Extra += l.extra
+		p.Foreign += l.foreign
+		p.Latency.Merge(l.latency)
 	}
 	return p
 }

@@ -26,26 +26,6 @@ func recordMicros(h *hdrhistogram.Histogram, d time.Duration) {
 	_ = h.RecordValue(min(max(us, histMinMicros), histMaxMicros))
 }
 
-// numStripes is how many receive stripes an engine has. Readers of clients
-// in different stripes never contend; readers run on the netpoll workers
-// (two per processor by default), so a few times that is plenty.
-const numStripes = 16
-
-// stripe holds what the readers of one group of clients record. Its lock is
-// held for a whole readiness event (read, parse, record), so its read
-// buffer is reused without allocation.
-type stripe struct {
-	mu sync.Mutex
-	// Guarded by mu.
-	buf        []byte
-	latency    *hdrhistogram.Histogram
-	received   int64 // marker messages, duplicates included
-	duplicates int64
-	reordered  int64
-	extra      int64 // first receipts outside the receiver's window
-	foreign    int64 // message events without a well-formed payload
-}
-
 // Snapshot is the state of a run so far, as the progress line and the
 // metrics show it. Counters are totals since the start.
 type Snapshot struct {
