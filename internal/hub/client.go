@@ -223,6 +223,22 @@ func (c *Client) flush() {
 	}
 }
 
+// trimIfIdle releases the queue buffers of a client flushed last more than
+// idleTrimAfter ago and idle since, so that a client that only listens
+// costs as little as possible; a busy client keeps them and allocates
+// nothing per message.
+func (c *Client) trimIfIdle(now int64) {
+	c.mu.Lock()
+	if !c.scheduled && now-c.lastFlush > int64(idleTrimAfter) && c.spare != nil {
+		c.queue, c.spare = nil, nil
+	}
+	c.mu.Unlock()
+}
+
+// idleTrimAfter is how long a client must have been idle before its
+// buffers are released.
+const idleTrimAfter = time.Second
+
 // maxRetainedQueue is the largest queue capacity kept between flushes, so
 // that a burst does not leave every idle client holding a big slice.
 const maxRetainedQueue = 64
@@ -240,6 +256,12 @@ func (c *Client) write(q [][]byte, closing bool) error {
 		if err := c.conn.SetWriteDeadline(c.deadline); err != nil {
 			return err
 		}
+	}
+	if len(q) == 1 {
+		// One frame: a plain write, which also spares the connection the
+		// iovec array the runtime keeps for vectored writes.
+		_, err := c.conn.Write(q[0])
+		return err
 	}
 	c.bufs = q
 	_, err := c.bufs.WriteTo(c.conn)

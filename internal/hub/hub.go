@@ -310,6 +310,7 @@ func (h *Hub) maintainRoom(r *room) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, c := range r.members {
+		c.trimIfIdle(now)
 		silent := now - c.lastSeen.Load()
 		switch {
 		case silent > idle:

@@ -20,8 +20,8 @@ type Poller struct {
 	workersDone sync.WaitGroup
 
 	mu       sync.RWMutex
-	handlers map[int]Handler // guarded by mu
-	closed   bool            // guarded by mu
+	handlers []Handler // by descriptor number, grown on demand; guarded by mu
+	closed   bool      // guarded by mu
 }
 
 type readyEvent struct {
@@ -53,7 +53,6 @@ func New(cfg Config) (*Poller, error) {
 		cfg:      cfg,
 		ready:    make(chan readyEvent, cfg.Queue),
 		loopDone: make(chan struct{}),
-		handlers: make(map[int]Handler),
 	}
 	for range cfg.Workers {
 		p.workersDone.Add(1)
@@ -70,10 +69,13 @@ func (p *Poller) Add(fd int, h Handler) error {
 	if p.closed {
 		return ErrClosed
 	}
+	if fd >= len(p.handlers) {
+		p.handlers = append(p.handlers, make([]Handler, fd+1-len(p.handlers))...)
+	}
 	p.handlers[fd] = h
 	ev := unix.EpollEvent{Events: armed, Fd: int32(fd)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		delete(p.handlers, fd)
+		p.handlers[fd] = nil
 		return fmt.Errorf("epoll_ctl add: %w", err)
 	}
 	return nil
@@ -93,7 +95,9 @@ func (p *Poller) Resume(fd int) error {
 // be reused by another descriptor.
 func (p *Poller) Del(fd int) error {
 	p.mu.Lock()
-	delete(p.handlers, fd)
+	if fd < len(p.handlers) {
+		p.handlers[fd] = nil
+	}
 	p.mu.Unlock()
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil {
 		return fmt.Errorf("epoll_ctl del: %w", err)
@@ -152,10 +156,10 @@ func (p *Poller) wait() {
 			if fd == p.wakefd {
 				continue
 			}
-			h, ok := p.handlers[fd]
-			if !ok || closed {
+			if fd >= len(p.handlers) || p.handlers[fd] == nil || closed {
 				continue
 			}
+			h := p.handlers[fd]
 			var ev Event
 			if e.Events&(unix.EPOLLIN|unix.EPOLLPRI) != 0 {
 				ev |= Readable

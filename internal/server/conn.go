@@ -39,9 +39,9 @@ type sconn struct {
 
 	// Owned by the reader holding mu.
 	dec     wsframe.Decoder
-	limiter *rate.Limiter
-	strikes int  // messages rejected by the rate limit in a row
-	stop    bool // a close was requested; ignore further input
+	limiter *rate.Limiter // made at the first message: most clients mostly listen
+	strikes int           // messages rejected by the rate limit in a row
+	stop    bool          // a close was requested; ignore further input
 }
 
 var _ netpoll.Handler = (*sconn)(nil)
@@ -70,8 +70,7 @@ func (s *Server) attach(conn net.Conn, req wsRequest, early []byte) error {
 		return fmt.Errorf("raw connection: %w", err)
 	}
 	c := &sconn{srv: s, raw: raw, fd: -1,
-		dec:     wsframe.Decoder{MaxMessage: s.cfg.MaxMessageBytes},
-		limiter: rate.NewLimiter(rate.Limit(s.cfg.RateLimit), s.cfg.RateBurst),
+		dec: wsframe.Decoder{MaxMessage: s.cfg.MaxMessageBytes},
 	}
 	raw.Control(func(fd uintptr) { c.fd = int(fd) })
 
@@ -192,6 +191,9 @@ func (c *sconn) handle(op ws.OpCode, payload []byte, received time.Time) {
 	case ws.OpText:
 		if handleHook != nil {
 			handleHook(payload)
+		}
+		if c.limiter == nil {
+			c.limiter = rate.NewLimiter(rate.Limit(c.srv.cfg.RateLimit), c.srv.cfg.RateBurst)
 		}
 		if !c.limiter.AllowN(received, 1) {
 			m.MessagesRejected.WithLabelValues(string(metrics.RejectRateLimited)).Inc()
