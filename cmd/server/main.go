@@ -88,7 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&h.MaxCoalesce, "max-coalesce", hub.DefaultMaxCoalesce, "longest a client's frames wait to be batched into one write (negative: never wait)")
 	fs.IntVar(&h.Writers, "writers", hub.DefaultWriters, "goroutines writing to clients")
 	fs.IntVar(&h.NoticeLimit, "notice-limit", hub.DefaultNoticeLimit, "largest room whose members all get join and leave notices; larger rooms get presence counts (negative: no limit)")
-	fs.DurationVar(&h.PresenceInterval, "presence-interval", hub.DefaultPresenceInterval, "least time between presence events of a large room")
+	fs.DurationVar(&h.PresenceInterval, "presence-interval", hub.DefaultPresenceInterval, "least time between presence events of a room over -notice-limit, multiplied by members/1000 in rooms over 1,000 members")
 	fs.IntVar(&h.History, "history", hub.DefaultHistory, "recent messages a room keeps for clients that resume")
 
 	// The environment first, so that the command line overrides it.

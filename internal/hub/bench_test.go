@@ -39,7 +39,7 @@ func BenchmarkBroadcast(b *testing.B) {
 			var written atomic.Int64
 			var sender *Client
 			for i := range n {
-				sender = h.Join(sinkConn{written: &written}, fmt.Sprint(i), "bench", NoResume, nil)
+				sender = h.Join(JoinRequest{Conn: sinkConn{written: &written}, ClientID: fmt.Sprint(i), Room: "bench", Since: NoResume})
 			}
 			msg := make([]byte, 64)
 			// Let the joins flush, then measure the steady state: a welcome

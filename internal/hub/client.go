@@ -54,7 +54,8 @@ type Client struct {
 	finished    bool
 
 	// Owned by the writer flushing the client.
-	bufs     net.Buffers
+	greetings int // entries of the first flush that are not frames (the handshake response)
+	bufs      net.Buffers
 	deadline time.Time
 }
 
@@ -187,8 +188,9 @@ func (c *Client) flush() {
 		err = c.write(q, closing)
 	}
 	if len(q) > 0 && err == nil {
-		h.cfg.Metrics.MessagesDelivered.Add(float64(len(q)))
+		h.cfg.Metrics.MessagesDelivered.Add(float64(len(q) - c.greetings))
 		h.cfg.Metrics.SentBytes.Add(float64(n))
+		c.greetings = 0
 	}
 
 	c.mu.Lock()

@@ -20,15 +20,16 @@
 // members every member gets every connection and disconnection notice, as
 // in the seed protocol. Above it the joiner alone gets its own connection
 // notice and the room gets at most one presence event (the member count)
-// per Config.PresenceInterval, so a ramp of N clients costs O(N) frames
-// rather than O(N²).
+// per Config.PresenceInterval, stretched in rooms over 1,000 members so that
+// presence never costs more than 1,000 frames per interval: a ramp of N
+// clients costs O(N) frames rather than O(N²).
 //
 // Lock order: Hub.mu, then room.mu, then Client.mu.
 //
 // Usage:
 //
 //	h := hub.New(hub.Config{Metrics: m, Logger: log})
-//	c := h.Join(conn, "ana", "general", hub.NoResume, closer)
+//	c := h.Join(hub.JoinRequest{Conn: conn, ClientID: "ana", Room: "general", Since: hub.NoResume})
 //	h.Broadcast(c, []byte("hi"), time.Now())
 //	c.Close(protocol.CloseNormal, metrics.CloseNormal)
 //	h.Shutdown(ctx)

@@ -50,6 +50,7 @@ type room struct {
 	members       []*Client
 	seq           uint64
 	history       [][]byte // ring of the last frames, frame of seq s at s%len
+	membersJSON   []byte // the ids a welcome lists, encoded; nil when they changed
 	presenceDirty bool
 	lastPresence  int64 // hub clock
 	dead          bool  // removed from Hub.rooms
@@ -96,12 +97,27 @@ func (h *Hub) updateCoalesce() {
 	h.coalesce.Store(int64(min(iv, h.cfg.MaxCoalesce)))
 }
 
-// Join adds a client on conn to a room and queues its welcome, the kept
-// messages after since (unless since is NoResume) and the join notice.
-// closer, if not nil, is told when the client is torn down.
-func (h *Hub) Join(conn net.Conn, id, roomName string, since int64, closer Closer) *Client {
+// JoinRequest describes a client joining a room.
+type JoinRequest struct {
+	Conn     net.Conn
+	ClientID string
+	Room     string
+	// Since is the last message seq the client saw, or NoResume.
+	Since int64
+	// Closer, if not nil, is told when the client is torn down.
+	Closer Closer
+	// Greeting is written before the client's first frames, in the same
+	// write: the server passes its handshake response here.
+	Greeting []byte
+}
+
+// Join adds a client to a room and queues, in one write, its greeting, its
+// welcome, the kept messages after Since and the join notice.
+func (h *Hub) Join(req JoinRequest) *Client {
 	now := h.clock()
-	c := &Client{id: id, conn: conn, hub: h, closer: closer}
+	// Marked scheduled until its first frames are all queued, so that they
+	// leave in one write.
+	c := &Client{id: req.ClientID, conn: req.Conn, hub: h, closer: req.Closer, scheduled: true}
 	c.lastSeen.Store(now)
 	h.live.Add(1)
 	h.clients.Add(1)
@@ -110,37 +126,45 @@ func (h *Hub) Join(conn net.Conn, id, roomName string, since int64, closer Close
 	h.cfg.Metrics.Connections.Inc()
 
 	h.mu.Lock()
-	r := h.rooms[roomName]
+	r := h.rooms[req.Room]
 	if r == nil {
-		r = &room{name: roomName, history: make([][]byte, h.cfg.History)}
-		h.rooms[roomName] = r
+		r = &room{name: req.Room, history: make([][]byte, h.cfg.History)}
+		h.rooms[req.Room] = r
 		h.cfg.Metrics.Rooms.Set(float64(len(h.rooms)))
 	}
 	c.room = r
 	r.mu.Lock()
 	h.mu.Unlock()
-	defer r.mu.Unlock()
+	defer func() {
+		r.mu.Unlock()
+		h.ready <- c
+	}()
 
 	c.index = len(r.members)
 	r.members = append(r.members, c)
+	if c.index < protocol.MaxListedMembers {
+		r.membersJSON = nil
+	}
 	ts := h.cfg.Now()
 
-	welcome := protocol.Event{Type: protocol.TypeWelcome, ClientID: id, Room: r.name, Time: ts,
-		Seq: r.seq, MemberCount: len(r.members), MaxMessageBytes: h.cfg.MaxMessageBytes}
-	for _, m := range r.members[:min(len(r.members), protocol.MaxListedMembers)] {
-		welcome.Members = append(welcome.Members, m.id)
+	if len(req.Greeting) > 0 {
+		c.greetings = 1 // no writer owns c yet
+		c.Send(req.Greeting)
 	}
+	welcome := protocol.Event{Type: protocol.TypeWelcome, ClientID: c.id, Room: r.name, Time: ts,
+		Seq: r.seq, MemberCount: len(r.members), MaxMessageBytes: h.cfg.MaxMessageBytes,
+		MembersJSON: r.listedMembersLocked()}
 	var replay [][]byte
-	if since != NoResume {
-		replay, welcome.Gap = r.sinceLocked(uint64(since))
+	if req.Since != NoResume {
+		replay, welcome.Gap = r.sinceLocked(uint64(req.Since))
 	}
 	c.Send(protocol.NewFrame(&welcome))
 	for _, f := range replay {
 		c.Send(f)
 	}
 
-	notice := protocol.Event{Type: protocol.TypeConnection, ClientID: id, Room: r.name, Time: ts,
-		Message: id + " joined the chat", MemberCount: len(r.members)}
+	notice := protocol.Event{Type: protocol.TypeConnection, ClientID: c.id, Room: r.name, Time: ts,
+		Message: c.id + " joined the chat", MemberCount: len(r.members)}
 	if h.noticesLocked(r) {
 		h.fanOutLocked(r, protocol.NewFrame(&notice), now)
 	} else {
@@ -148,6 +172,22 @@ func (h *Hub) Join(conn net.Conn, id, roomName string, since int64, closer Close
 		r.presenceDirty = true
 	}
 	return c
+}
+
+// listedMembersLocked returns the JSON array of the ids a welcome lists,
+// encoding it again only after the listed members changed.
+func (r *room) listedMembersLocked() []byte {
+	if r.membersJSON == nil {
+		b := []byte{'['}
+		for i, m := range r.members[:min(len(r.members), protocol.MaxListedMembers)] {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = protocol.AppendString(b, m.id)
+		}
+		r.membersJSON = append(b, ']')
+	}
+	return r.membersJSON
 }
 
 // sinceLocked returns the kept frames with seq > since and whether some
@@ -178,6 +218,9 @@ func (h *Hub) noticesLocked(r *room) bool {
 func (h *Hub) leave(c *Client) {
 	r := c.room
 	r.mu.Lock()
+	if c.index < protocol.MaxListedMembers {
+		r.membersJSON = nil
+	}
 	last := len(r.members) - 1
 	moved := r.members[last]
 	r.members[c.index] = moved
@@ -320,13 +363,25 @@ func (h *Hub) maintainRoom(r *room) {
 			c.Send(h.ping)
 		}
 	}
-	if r.presenceDirty && now-r.lastPresence >= int64(h.cfg.PresenceInterval) {
+	if r.presenceDirty && now-r.lastPresence >= int64(h.presenceInterval(len(r.members))) {
 		r.presenceDirty = false
 		r.lastPresence = now
 		ev := protocol.Event{Type: protocol.TypePresence, Room: r.name, Time: h.cfg.Now(), MemberCount: len(r.members)}
 		h.fanOutLocked(r, protocol.NewFrame(&ev), now)
 	}
 }
+
+// presenceInterval is the least time between presence events of a room of
+// n members: PresenceInterval, stretched in rooms over presenceFrames
+// members so that presence costs at most presenceFrames frames per
+// PresenceInterval in any room.
+func (h *Hub) presenceInterval(n int) time.Duration {
+	return h.cfg.PresenceInterval * time.Duration(max(1, (n+presenceFrames-1)/presenceFrames))
+}
+
+// presenceFrames bounds the presence frames a room costs per
+// PresenceInterval; see presenceInterval.
+const presenceFrames = 1000
 
 // Shutdown sends close 1001 to every client, waits until their queues are
 // flushed and they are torn down, or until ctx ends, then closes what is

@@ -128,7 +128,7 @@ func (p *peer) expectClose(t *testing.T, code ws.StatusCode) {
 func join(t *testing.T, h *Hub, id, room string, since int64) (*Client, *peer) {
 	t.Helper()
 	server, p := newPeer(t)
-	return h.Join(server, id, room, since, nil), p
+	return h.Join(JoinRequest{Conn: server, ClientID: id, Room: room, Since: since}), p
 }
 
 func TestJoinMessageLeave(t *testing.T) {
@@ -283,7 +283,7 @@ func TestSlowConsumerIsClosedOthersUnaffected(t *testing.T) {
 	// slow's far end never reads: net.Pipe writes block until read.
 	slowConn, slowPeer := net.Pipe()
 	t.Cleanup(func() { slowPeer.Close() })
-	h.Join(slowConn, "slow", "r", NoResume, nil)
+	h.Join(JoinRequest{Conn: slowConn, ClientID: "slow", Room: "r", Since: NoResume})
 	pf.expectType(t, protocol.TypeConnection)
 
 	// fast keeps up (each message is read before the next is sent); slow

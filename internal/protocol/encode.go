@@ -12,25 +12,25 @@ import (
 // AppendJSON appends the JSON encoding of ev to dst.
 func AppendJSON(dst []byte, ev *Event) []byte {
 	dst = append(dst, `{"type":`...)
-	dst = appendString(dst, ev.Type)
+	dst = AppendString(dst, ev.Type)
 	if ev.ClientID != "" {
 		dst = append(dst, `,"client_id":`...)
-		dst = appendString(dst, ev.ClientID)
+		dst = AppendString(dst, ev.ClientID)
 	}
 	if ev.Code != "" {
 		dst = append(dst, `,"code":`...)
-		dst = appendString(dst, ev.Code)
+		dst = AppendString(dst, ev.Code)
 	}
 	if ev.Type != TypeWelcome && ev.Type != TypePresence {
 		dst = append(dst, `,"message":`...)
-		dst = appendString(dst, ev.Message)
+		dst = AppendString(dst, ev.Message)
 	}
 	dst = append(dst, `,"timestamp":"`...)
 	dst = ev.Time.UTC().AppendFormat(dst, TimestampLayout)
 	dst = append(dst, '"')
 	if ev.Room != "" {
 		dst = append(dst, `,"room":`...)
-		dst = appendString(dst, ev.Room)
+		dst = AppendString(dst, ev.Room)
 	}
 	if ev.Type == TypeMessage || ev.Type == TypeWelcome {
 		dst = append(dst, `,"seq":`...)
@@ -42,14 +42,12 @@ func AppendJSON(dst []byte, ev *Event) []byte {
 		dst = strconv.AppendInt(dst, int64(ev.MemberCount), 10)
 	}
 	if ev.Type == TypeWelcome {
-		dst = append(dst, `,"members":[`...)
-		for i, m := range ev.Members {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, m)
+		dst = append(dst, `,"members":`...)
+		if ev.MembersJSON == nil {
+			dst = append(dst, "[]"...)
 		}
-		dst = append(dst, `],"max_message_bytes":`...)
+		dst = append(dst, ev.MembersJSON...)
+		dst = append(dst, `,"max_message_bytes":`...)
 		dst = strconv.AppendInt(dst, int64(ev.MaxMessageBytes), 10)
 		dst = append(dst, `,"gap":`...)
 		dst = strconv.AppendBool(dst, ev.Gap)
@@ -59,10 +57,10 @@ func AppendJSON(dst []byte, ev *Event) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string, escaping like encoding/json:
+// AppendString appends s as a JSON string, escaping like encoding/json:
 // quotes, backslashes, control characters, <, > and & (safe inside HTML),
 // U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
-func appendString(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -67,8 +67,10 @@ type Event struct {
 	Seq uint64
 	// MemberCount is the room's size, on welcome, presence and notices.
 	MemberCount int
-	// Members lists member ids on a welcome.
-	Members []string
+	// MembersJSON is the JSON array of member ids listed on a welcome, as
+	// AppendString builds it; nil encodes as an empty array. Rooms keep it
+	// encoded between joins.
+	MembersJSON []byte
 	// MaxMessageBytes is the message size limit, on a welcome.
 	MaxMessageBytes int
 	// Gap reports, on a welcome, that messages after since are not kept.

@@ -27,7 +27,7 @@ func TestEventJSON(t *testing.T) {
 			`{"type":"connection","client_id":"ana","message":"ana joined the chat","timestamp":"2026-11-25T16:41:35.123Z","room":"general","member_count":2}`},
 		{"disconnection", Event{Type: TypeDisconnection, ClientID: "ana", Message: "ana left the chat", Room: "general", Time: ts, MemberCount: 1},
 			`{"type":"disconnection","client_id":"ana","message":"ana left the chat","timestamp":"2026-11-25T16:41:35.123Z","room":"general","member_count":1}`},
-		{"welcome", Event{Type: TypeWelcome, ClientID: "ana", Room: "r", Time: ts, Seq: 7, MemberCount: 3, Members: []string{"ana", "bob"}, MaxMessageBytes: 4096, Gap: true},
+		{"welcome", Event{Type: TypeWelcome, ClientID: "ana", Room: "r", Time: ts, Seq: 7, MemberCount: 3, MembersJSON: []byte(`["ana","bob"]`), MaxMessageBytes: 4096, Gap: true},
 			`{"type":"welcome","client_id":"ana","timestamp":"2026-11-25T16:41:35.123Z","room":"r","seq":7,"member_count":3,"members":["ana","bob"],"max_message_bytes":4096,"gap":true}`},
 		{"presence", Event{Type: TypePresence, Room: "r", Time: ts, MemberCount: 5000},
 			`{"type":"presence","timestamp":"2026-11-25T16:41:35.123Z","room":"r","member_count":5000}`},
@@ -58,9 +58,9 @@ func TestStringEscapingMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := appendString(nil, in)
+		got := AppendString(nil, in)
 		if !bytes.Equal(got, want) {
-			t.Errorf("appendString(%q) = %s, want %s", in, got, want)
+			t.Errorf("AppendString(%q) = %s, want %s", in, got, want)
 		}
 	}
 }
@@ -70,8 +70,8 @@ func FuzzStringEscaping(f *testing.F) {
 	f.Add("\xff\xfe\u2028")
 	f.Fuzz(func(t *testing.T, in string) {
 		want, _ := json.Marshal(in)
-		if got := appendString(nil, in); !bytes.Equal(got, want) {
-			t.Fatalf("appendString(%q) = %s, want %s", in, got, want)
+		if got := AppendString(nil, in); !bytes.Equal(got, want) {
+			t.Fatalf("AppendString(%q) = %s, want %s", in, got, want)
 		}
 	})
 }

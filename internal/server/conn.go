@@ -54,9 +54,10 @@ var handleHook func(payload []byte)
 // readBuffers holds buffers of readBufferSize bytes shared by the readers.
 var readBuffers = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
 
-// attach joins an upgraded connection to its room, decodes what the client
-// already sent, and registers the descriptor with the poller.
-func (s *Server) attach(conn net.Conn, req wsRequest, early []byte) error {
+// attach joins an upgraded connection to its room, with the handshake
+// response still to be written, decodes what the client already sent, and
+// registers the descriptor with the poller.
+func (s *Server) attach(conn net.Conn, req wsRequest, response, early []byte) error {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		conn.Close()
@@ -76,7 +77,8 @@ func (s *Server) attach(conn net.Conn, req wsRequest, early []byte) error {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.client = s.hub.Join(conn, req.clientID, req.room, req.since, c)
+	c.client = s.hub.Join(hub.JoinRequest{Conn: conn, ClientID: req.clientID, Room: req.room, Since: req.since,
+		Closer: c, Greeting: response})
 	s.log.Debug("connected", zap.String("client_id", req.clientID), zap.String("room", req.room))
 	if len(early) > 0 {
 		c.client.Touch()

@@ -283,11 +283,15 @@ func (s *Server) upgrade(conn net.Conn, head, rest []byte) {
 			return nil, nil
 		},
 	}
+	// The response is kept and written by the hub together with the
+	// client's first frames: one system call instead of two.
+	var response bytes.Buffer
 	_, err := u.Upgrade(struct {
 		io.Reader
 		io.Writer
-	}{bytes.NewReader(head), conn})
+	}{bytes.NewReader(head), &response})
 	if err != nil {
+		conn.Write(response.Bytes()) // the refusal, with its reason
 		if reserved {
 			s.conns.Add(-1)
 		}
@@ -297,7 +301,7 @@ func (s *Server) upgrade(conn net.Conn, head, rest []byte) {
 		return
 	}
 	conn.SetDeadline(time.Time{})
-	if err := s.attach(conn, req, rest); err != nil {
+	if err := s.attach(conn, req, response.Bytes(), rest); err != nil {
 		s.log.Warn("attach connection", zap.Error(err))
 	}
 }
