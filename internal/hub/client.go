@@ -56,7 +56,7 @@ type Client struct {
 	// Owned by the writer flushing the client.
 	greetings int // entries of the first flush that are not frames (the handshake response)
 	bufs      net.Buffers
-	deadline time.Time
+	deadline  time.Time
 }
 
 // ID returns the client id.

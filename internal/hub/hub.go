@@ -50,7 +50,7 @@ type room struct {
 	members       []*Client
 	seq           uint64
 	history       [][]byte // ring of the last frames, frame of seq s at s%len
-	membersJSON   []byte // the ids a welcome lists, encoded; nil when they changed
+	membersJSON   []byte   // the ids a welcome lists, encoded; nil when they changed
 	presenceDirty bool
 	lastPresence  int64 // hub clock
 	dead          bool  // removed from Hub.rooms
