@@ -1,45 +1,22 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chatplatform/chat/internal/loadgen"
 	"github.com/chatplatform/chat/internal/server"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap/zaptest"
+	"github.com/chatplatform/chat/internal/servertest"
 )
 
 // startRealServer runs the chat server (internal/server with its defaults)
 // on a loopback port and returns its base WebSocket URL.
 func startRealServer(t *testing.T) string {
 	t.Helper()
-	srv, err := server.New(server.Config{Logger: zaptest.NewLogger(t), Registry: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
-	return "ws://" + ln.Addr().String()
+	return servertest.Start(t, "127.0.0.1:0", server.Config{}).URL()
 }
 
 func TestRealServerPasses(t *testing.T) {

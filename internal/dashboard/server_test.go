@@ -1,19 +1,15 @@
 package dashboard
 
 import (
-	"context"
-	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chatplatform/chat/internal/server"
 	"github.com/gorilla/websocket"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
+
+	"github.com/chatplatform/chat/internal/server"
+	"github.com/chatplatform/chat/internal/servertest"
 )
 
 // startChatServer runs a chat server admitting at most maxConns
@@ -21,31 +17,7 @@ import (
 // shuts it down at cleanup. It returns the server's address.
 func startChatServer(t *testing.T, maxConns int) string {
 	t.Helper()
-	srv, err := server.New(server.Config{
-		Logger:         zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-		Registry:       prometheus.NewRegistry(),
-		MaxConnections: maxConns,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	return servertest.Start(t, "127.0.0.1:0", server.Config{MaxConnections: maxConns}).Addr
 }
 
 // provokeErrors sends the server input it must refuse: an upgrade with a

@@ -10,14 +10,13 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-
-	"github.com/chatplatform/chat/internal/wstest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/chatplatform/chat/internal/metrics"
 	"github.com/chatplatform/chat/internal/protocol"
+	"github.com/chatplatform/chat/internal/wstest"
 )
 
 func newTestHub(t *testing.T, cfg Config) *Hub {

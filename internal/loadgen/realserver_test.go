@@ -1,72 +1,33 @@
 package loadgen_test
 
 import (
-	"context"
-	"errors"
-	"net"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/chatplatform/chat/internal/loadgen"
 	"github.com/chatplatform/chat/internal/server"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap/zaptest"
+	"github.com/chatplatform/chat/internal/servertest"
 )
 
-// realServer is an in-process chat server (internal/server with its
-// defaults) on a loopback port.
+// realServer is the chat server with its defaults on a loopback port.
 type realServer struct {
+	*servertest.Server
 	URL string
-	reg *prometheus.Registry
 }
 
 func startRealServer(t *testing.T) *realServer {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	srv, err := server.New(server.Config{Logger: zaptest.NewLogger(t), Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
-	return &realServer{URL: "ws://" + ln.Addr().String(), reg: reg}
+	s := servertest.Start(t, "127.0.0.1:0", server.Config{})
+	return &realServer{Server: s, URL: s.URL()}
 }
 
 // metric reads an unlabelled counter or gauge of the server, or the sum of
 // a labelled family's series.
 func (s *realServer) metric(t *testing.T, name string) float64 {
 	t.Helper()
-	mfs, err := s.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		var sum float64
-		for _, m := range mf.GetMetric() {
-			if c := m.GetCounter(); c != nil {
-				sum += c.GetValue()
-			} else {
-				sum += m.GetGauge().GetValue()
-			}
-		}
-		return sum
-	}
-	return 0 // a labelled family without series yet
+	return s.Metric(t, name)
 }
 
 // TestRealServerEveryMessageAccountedFor runs 200 clients over 4 rooms

@@ -15,85 +15,29 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-
-	"github.com/chatplatform/chat/internal/wstest"
 	"github.com/gorilla/websocket"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/chatplatform/chat/internal/protocol"
 	"github.com/chatplatform/chat/internal/server"
+	"github.com/chatplatform/chat/internal/servertest"
+	"github.com/chatplatform/chat/internal/wstest"
 )
 
-type testServer struct {
-	srv  *server.Server
-	reg  *prometheus.Registry
-	addr string
-}
+// testServer is a real server whose logs go to the test.
+type testServer struct{ *servertest.Server }
 
 func startServer(t *testing.T, cfg server.Config) *testServer {
 	t.Helper()
-	reg := prometheus.NewRegistry()
 	cfg.Logger = zaptest.NewLogger(t)
-	cfg.Registry = reg
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
-	return &testServer{srv: srv, reg: reg, addr: ln.Addr().String()}
+	return &testServer{servertest.Start(t, "127.0.0.1:0", cfg)}
 }
 
 // counter reads a counter or gauge of the server, by name and labels.
 func (ts *testServer) counter(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := ts.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metric:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue metric
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	t.Fatalf("no metric %s%v", name, labels)
-	return 0
+	return ts.Metric(t, name, labels...)
 }
 
 func (ts *testServer) waitCounter(t *testing.T, want float64, name string, labels ...string) {
@@ -134,7 +78,7 @@ type client struct {
 
 func (ts *testServer) dial(t *testing.T, id, room string) *client {
 	t.Helper()
-	url := "ws://" + ts.addr + "/ws/" + id
+	url := "ws://" + ts.Addr + "/ws/" + id
 	if room != "" {
 		url += "?room=" + room
 	}
@@ -249,7 +193,7 @@ func TestChat(t *testing.T) {
 	if got := ts.counter(t, "chat_messages_received_total"); got != 1 {
 		t.Fatalf("received %v", got)
 	}
-	problems, err := testutil.GatherAndLint(ts.reg)
+	problems, err := testutil.GatherAndLint(ts.Registry)
 	if err != nil || len(problems) > 0 {
 		t.Fatalf("lint: %v %v", problems, err)
 	}
@@ -369,7 +313,7 @@ func TestBadInputIsAnsweredAndHarmsNobody(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := ts.counter(t, "chat_connections_closed_total", "reason", tt.reason)
 			id := fmt.Sprint("bad", i)
-			conn, br := rawClient(t, ts.addr, id)
+			conn, br := rawClient(t, ts.Addr, id)
 			bystander.expect(protocol.TypeConnection)
 			if _, err := conn.Write(tt.input); err != nil {
 				t.Fatal(err)
@@ -445,7 +389,7 @@ func TestHandshakeRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := ts.counter(t, "chat_upgrade_failures_total", "reason", tt.reason)
-			_, resp, err := websocket.DefaultDialer.Dial("ws://"+ts.addr+tt.path, tt.header)
+			_, resp, err := websocket.DefaultDialer.Dial("ws://"+ts.Addr+tt.path, tt.header)
 			if err == nil || resp == nil {
 				t.Fatalf("dial succeeded or got no response: %v", err)
 			}
@@ -457,7 +401,7 @@ func TestHandshakeRefusals(t *testing.T) {
 		})
 	}
 	ts.dial(t, "first", "")
-	_, resp, err := websocket.DefaultDialer.Dial("ws://"+ts.addr+"/ws/second", nil)
+	_, resp, err := websocket.DefaultDialer.Dial("ws://"+ts.Addr+"/ws/second", nil)
 	if err == nil || resp == nil || resp.StatusCode != 503 {
 		t.Fatalf("second connection over the cap: %v %v", resp, err)
 	}
@@ -466,7 +410,7 @@ func TestHandshakeRefusals(t *testing.T) {
 
 func TestHandshakeTimeoutDropsSilentClient(t *testing.T) {
 	ts := startServer(t, server.Config{HandshakeTimeout: 200 * time.Millisecond})
-	conn, err := net.Dial("tcp", ts.addr)
+	conn, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,13 +427,13 @@ func TestEarlyFramesAfterHandshakeAreKept(t *testing.T) {
 	ts := startServer(t, server.Config{})
 	watcher := ts.dial(t, "watcher", "")
 	watcher.expect(protocol.TypeConnection)
-	conn, err := net.Dial("tcp", ts.addr)
+	conn, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	// The handshake and a message in one write: the server reads both at once.
-	req := "GET /ws/eager HTTP/1.1\r\nHost: " + ts.addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	req := "GET /ws/eager HTTP/1.1\r\nHost: " + ts.Addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	if _, err := conn.Write(append([]byte(req), maskedFrame(true, ws.OpText, []byte("first words"))...)); err != nil {
 		t.Fatal(err)
@@ -502,7 +446,7 @@ func TestEarlyFramesAfterHandshakeAreKept(t *testing.T) {
 
 func TestIdleClientIsClosed(t *testing.T) {
 	ts := startServer(t, server.Config{Hub: hubIdle(300 * time.Millisecond)})
-	conn, br := rawClient(t, ts.addr, "silent")
+	conn, br := rawClient(t, ts.Addr, "silent")
 	// The raw client answers nothing, not even pings.
 	if code := readCloseCode(t, conn, br); code != protocol.CloseIdleTimeout {
 		t.Fatalf("close %d, want %d", code, protocol.CloseIdleTimeout)
@@ -542,7 +486,7 @@ func TestShutdownSendsGoingAway(t *testing.T) {
 		clients = append(clients, ts.dial(t, fmt.Sprint("c", i), ""))
 	}
 	ready := func() int {
-		resp, err := http.Get("http://" + ts.addr + "/readyz")
+		resp, err := http.Get("http://" + ts.Addr + "/readyz")
 		if err != nil {
 			return 0
 		}
@@ -556,7 +500,7 @@ func TestShutdownSendsGoingAway(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	errc := make(chan error, 1)
-	go func() { errc <- ts.srv.Shutdown(ctx) }()
+	go func() { errc <- ts.Shutdown(ctx) }()
 	for _, c := range clients {
 		if code := c.expectClose(); code != websocket.CloseGoingAway {
 			t.Fatalf("%s: close %d, want 1001", c.id, code)
@@ -568,7 +512,7 @@ func TestShutdownSendsGoingAway(t *testing.T) {
 	if time.Since(start) > 5*time.Second {
 		t.Fatal("Shutdown outlived its deadline")
 	}
-	if ts.srv.Ready() {
+	if ts.Ready() {
 		t.Fatal("still ready after Shutdown")
 	}
 	if got := ts.counter(t, "chat_connections_closed_total", "reason", "shutdown"); got != 5 {
@@ -589,7 +533,7 @@ func TestPagesAndHealth(t *testing.T) {
 		{"/readyz", "text/plain", false},
 		{"/metrics", "text/plain", false},
 	} {
-		resp, err := http.Get("http://" + ts.addr + tt.path)
+		resp, err := http.Get("http://" + ts.Addr + tt.path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -601,7 +545,7 @@ func TestPagesAndHealth(t *testing.T) {
 			t.Errorf("%s: CSP %q", tt.path, csp)
 		}
 	}
-	resp, err := http.Get("http://" + ts.addr + "/nope")
+	resp, err := http.Get("http://" + ts.Addr + "/nope")
 	if err != nil {
 		t.Fatal(err)
 	}

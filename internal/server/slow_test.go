@@ -32,13 +32,13 @@ func TestSlowConsumerIsClosedWhileOthersGetEverything(t *testing.T) {
 	fast.expect(protocol.TypeConnection)
 
 	// The slow client upgrades, then never reads again.
-	conn, err := net.Dial("tcp", ts.addr)
+	conn, err := net.Dial("tcp", ts.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	conn.(*net.TCPConn).SetReadBuffer(4096)
-	if _, _, err := ws.DefaultDialer.Upgrade(conn, mustURL(t, "ws://"+ts.addr+"/ws/slow")); err != nil {
+	if _, _, err := ws.DefaultDialer.Upgrade(conn, mustURL(t, "ws://"+ts.Addr+"/ws/slow")); err != nil {
 		t.Fatal(err)
 	}
 	fast.expect(protocol.TypeConnection)
@@ -69,7 +69,7 @@ func TestSlowConsumerIsClosedWhileOthersGetEverything(t *testing.T) {
 	var maxQueued int64
 	for i := range int64(count) {
 		for i-min(received[0].Load(), received[1].Load()) >= window {
-			if q := ts.srv.QueuedBytesForTest(); q > maxQueued {
+			if q := ts.QueuedBytesForTest(); q > maxQueued {
 				maxQueued = q
 			}
 			time.Sleep(50 * time.Microsecond)
