@@ -138,8 +138,9 @@ func (e *engine) loopOf(slot int) *loop { return e.loops[slot%len(e.loops)] }
 func (e *engine) maskKey() uint32       { return rand.Uint32() }
 
 // run drives the phases: ramp, send (with churn), settle, close. Cancelling
-// ctx ends the ramp or the sending early; the run then settles and closes
-// as usual, so what ran is still accounted for.
+// ctx ends the ramp or the sending early; the run then settles (for the
+// full Settle, see settle) and closes as usual, so what ran is still
+// accounted for.
 func (e *engine) run(ctx context.Context) part {
 	e.ramp(ctx)
 	e.awaitWelcomes(ctx)
@@ -163,7 +164,7 @@ func (e *engine) run(ctx context.Context) part {
 	sendEnd := time.Now()
 
 	e.phase.Store(PhaseSettle)
-	e.settle(ctx)
+	e.settle()
 
 	e.phase.Store(PhaseClosing)
 	e.closeAll()
@@ -458,7 +459,13 @@ func (e *engine) connDone(c *simConn, now int64) {
 
 // settle waits up to Settle for in-flight deliveries. With earlySettle it
 // stops as soon as every expected delivery has arrived.
-func (e *engine) settle(ctx context.Context) {
+//
+// It takes no context on purpose: once the sending has stopped, cancelled
+// or not, what was sent must be given its time to arrive, or the
+// connections are closed under deliveries still on their way and an
+// interrupted run reports them lost. (The command kills the process on a
+// second Ctrl-C.)
+func (e *engine) settle() {
 	deadline := time.NewTimer(e.cfg.Settle)
 	defer deadline.Stop()
 	poll := time.NewTicker(20 * time.Millisecond)
@@ -470,8 +477,6 @@ func (e *engine) settle(ctx context.Context) {
 	for {
 		select {
 		case <-deadline.C:
-			return
-		case <-ctx.Done():
 			return
 		case <-poll.C:
 			if sends != nil && e.expectedSoFar(sends) == e.inWindow.Load() {

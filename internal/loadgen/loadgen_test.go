@@ -177,6 +177,29 @@ func TestCancelStillReports(t *testing.T) {
 	}
 }
 
+// TestCancelSettles makes deliveries slow, so that many are still queued at
+// the server when the run is cancelled: the run must still wait for them
+// (up to Settle) before closing, not close under them and report them lost.
+func TestCancelSettles(t *testing.T) {
+	s := chattest.Start(t, func(s *chattest.Server) { s.Delay = 100 * time.Millisecond })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := loadgen.Config{URL: s.URL, Clients: 4, Senders: 2, Rate: 10, Duration: time.Hour, Settle: 20 * time.Second, Logger: zaptest.NewLogger(t)}
+	cfg.Progress = func(sn loadgen.Snapshot) {
+		if sn.Sent > 0 {
+			cancel()
+		}
+	}
+	r, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, r)
+	if !r.Interrupted || r.Sent == 0 || r.Lost != 0 || r.Received != r.Expected {
+		t.Fatalf("want an interrupted run that waited for its slow deliveries, got %+v", r)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
 		cfg  loadgen.Config
