@@ -55,7 +55,6 @@ type Client struct {
 
 	// Owned by the writer flushing the client.
 	greetings int // entries of the first flush that are not frames (the handshake response)
-	bufs      net.Buffers
 	deadline  time.Time
 }
 
@@ -166,7 +165,7 @@ func (c *Client) enqueue(frame []byte, now int64) bool {
 
 // flush writes everything queued with one vectored write. It runs on a
 // writer, which owns the client until flush reschedules or releases it.
-func (c *Client) flush() {
+func (c *Client) flush(w *writerScratch) {
 	h := c.hub
 	now := h.clock()
 
@@ -185,7 +184,7 @@ func (c *Client) flush() {
 
 	var err error
 	if len(q) > 0 {
-		err = c.write(q, closing)
+		err = c.write(q, n, closing, w)
 	}
 	if len(q) > 0 && err == nil {
 		h.cfg.Metrics.MessagesDelivered.Add(float64(len(q) - c.greetings))
@@ -245,7 +244,7 @@ const idleTrimAfter = time.Second
 // that a burst does not leave every idle client holding a big slice.
 const maxRetainedQueue = 64
 
-func (c *Client) write(q [][]byte, closing bool) error {
+func (c *Client) write(q [][]byte, size int, closing bool, w *writerScratch) error {
 	timeout := c.hub.cfg.WriteTimeout
 	if closing {
 		timeout = min(timeout, closeWriteTimeout)
@@ -259,17 +258,37 @@ func (c *Client) write(q [][]byte, closing bool) error {
 			return err
 		}
 	}
-	if len(q) == 1 {
-		// One frame: a plain write, which also spares the connection the
-		// iovec array the runtime keeps for vectored writes.
-		_, err := c.conn.Write(q[0])
-		return err
+	// One system call either way. Frames that fit the writer's buffer are
+	// copied into it, which is cheaper than a vectored write for small
+	// frames and spares the connection the iovec array the runtime keeps
+	// for vectored writes; larger batches go out with writev.
+	var err error
+	switch {
+	case len(q) == 1:
+		_, err = c.conn.Write(q[0])
+	case size <= len(w.buf):
+		b := w.buf[:0]
+		for _, f := range q {
+			b = append(b, f...)
+		}
+		_, err = c.conn.Write(b)
+	default:
+		w.bufs = q
+		_, err = w.bufs.WriteTo(c.conn)
+		w.bufs = nil
 	}
-	c.bufs = q
-	_, err := c.bufs.WriteTo(c.conn)
-	c.bufs = nil
 	return err
 }
+
+// writerScratch is what a writer goroutine reuses for every flush.
+type writerScratch struct {
+	buf  []byte      // batches up to its length are copied here
+	bufs net.Buffers // larger batches; a field so that it does not escape per flush
+}
+
+// writerBufferSize is the largest batch a writer copies into one buffer
+// rather than writing with writev.
+const writerBufferSize = 16 << 10
 
 // finish tears the client down: tells its Closer, closes the connection,
 // leaves the room and counts the reason. It runs once, on the writer.

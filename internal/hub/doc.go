@@ -6,8 +6,10 @@
 // same immutable slice to the queue of every member; a member's queue is
 // bounded in bytes, and a member over the bound is closed as a slow
 // consumer rather than ever making the sender wait. Writers flush a whole
-// queue with one vectored write (net.Buffers, writev) under a write
-// deadline; exactly one writer owns a client at a time.
+// queue with one system call under a write deadline: a small batch copied
+// into the writer's buffer, a large one as a vectored write (net.Buffers,
+// writev); the frames stay separate WebSocket frames. Exactly one writer
+// owns a client at a time.
 //
 // Write coalescing: a client is flushed at once unless it was flushed less
 // than the coalescing interval ago, in which case the flush waits for the

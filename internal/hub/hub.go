@@ -293,10 +293,11 @@ func (h *Hub) schedule(c *Client, due, now int64) {
 
 func (h *Hub) writer() {
 	defer h.workers.Done()
+	w := &writerScratch{buf: make([]byte, writerBufferSize)}
 	for {
 		select {
 		case c := <-h.ready:
-			h.flushSafely(c)
+			h.flushSafely(c, w)
 		case <-h.stop:
 			return
 		}
@@ -304,7 +305,7 @@ func (h *Hub) writer() {
 }
 
 // flushSafely flushes c, and closes only c if that panics.
-func (h *Hub) flushSafely(c *Client) {
+func (h *Hub) flushSafely(c *Client, w *writerScratch) {
 	defer func() {
 		if v := recover(); v != nil {
 			h.cfg.Metrics.Panics.Inc()
@@ -312,7 +313,7 @@ func (h *Hub) flushSafely(c *Client) {
 			c.finish(metrics.ClosePanic)
 		}
 	}()
-	c.flush()
+	c.flush(w)
 }
 
 // maintain pings quiet clients, closes idle ones and sends presence events
