@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -47,10 +48,18 @@ type Decoder struct {
 	frag    []byte // payload of the fragmented message being assembled
 	fragOp  ws.OpCode
 	inFrag  bool
-	rd      bytes.Reader
-	hdrBuf  [ws.MaxHeaderSize - 2]byte
 	stopped bool
 }
+
+// headerScratch is what parsing headers needs during one Decode call; it is
+// pooled rather than kept in every Decoder, so that an idle connection does
+// not carry it.
+type headerScratch struct {
+	rd  bytes.Reader
+	buf [ws.MaxHeaderSize - 2]byte
+}
+
+var headerScratches = sync.Pool{New: func() any { return new(headerScratch) }}
 
 // Decode consumes p, which may hold any number of frames and end in the
 // middle of one, and calls handle for every complete message in order:
@@ -67,7 +76,10 @@ func (d *Decoder) Decode(p []byte, handle func(op ws.OpCode, payload []byte) boo
 		d.carry = append(d.carry, p...)
 		buf = d.carry
 	}
-	used, err := d.decode(buf, handle)
+	hs := headerScratches.Get().(*headerScratch)
+	used, err := d.decode(buf, hs, handle)
+	hs.rd.Reset(nil)
+	headerScratches.Put(hs)
 	rest := buf[used:]
 	switch {
 	case err != nil || d.stopped:
@@ -91,11 +103,11 @@ func release(b []byte) []byte {
 
 // decode handles complete frames at the start of buf and returns how many
 // bytes it used.
-func (d *Decoder) decode(buf []byte, handle func(ws.OpCode, []byte) bool) (int, error) {
+func (d *Decoder) decode(buf []byte, hs *headerScratch, handle func(ws.OpCode, []byte) bool) (int, error) {
 	used := 0
 	for used < len(buf) && !d.stopped {
-		d.rd.Reset(buf[used:])
-		h, err := ws.ReadHeaderBuffer(&d.rd, d.hdrBuf[:])
+		hs.rd.Reset(buf[used:])
+		h, err := ws.ReadHeaderBuffer(&hs.rd, hs.buf[:])
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return used, nil
 		}
@@ -112,7 +124,7 @@ func (d *Decoder) decode(buf []byte, handle func(ws.OpCode, []byte) bool) (int, 
 		if !h.OpCode.IsControl() && d.MaxMessage > 0 && h.Length+int64(len(d.frag)) > int64(d.MaxMessage) {
 			return used, ErrTooBig
 		}
-		hdrLen := len(buf) - used - d.rd.Len()
+		hdrLen := len(buf) - used - hs.rd.Len()
 		if int64(len(buf)-used-hdrLen) < h.Length {
 			return used, nil // the payload has not fully arrived
 		}
