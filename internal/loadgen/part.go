@@ -100,12 +100,7 @@ func (p *part) merge(o part) {
 	p.Reordered += o.Reordered
 	p.Extra += o.Extra
 	p.Foreign += o.Foreign
-	if p.Errors == nil {
-		p.Errors = map[string]int64{}
-	}
-	for k, v := range o.Errors {
-		p.Errors[k] += v
-	}
+	p.Errors = addCounts(p.Errors, o.Errors)
 	p.Latency.Merge(o.Latency.Histogram)
 	p.Connect.Merge(o.Connect.Histogram)
 	if p.Sends == nil {

@@ -52,6 +52,18 @@ func (s Snapshot) ErrorCount() int64 {
 	return n
 }
 
+// addCounts adds the counts of src to dst, which it makes if nil, and
+// returns dst.
+func addCounts(dst, src map[string]int64) map[string]int64 {
+	if dst == nil {
+		dst = map[string]int64{}
+	}
+	for k, v := range src {
+		dst[k] += v
+	}
+	return dst
+}
+
 // add merges o into s, for the snapshots of worker processes.
 func (s *Snapshot) add(o Snapshot) {
 	s.Connected += o.Connected
@@ -60,12 +72,7 @@ func (s *Snapshot) add(o Snapshot) {
 	s.Sent += o.Sent
 	s.Received += o.Received
 	s.Lost += o.Lost
-	if s.Errors == nil {
-		s.Errors = map[string]int64{}
-	}
-	for k, v := range o.Errors {
-		s.Errors[k] += v
-	}
+	s.Errors = addCounts(s.Errors, o.Errors)
 	if o.Latency != nil {
 		s.Latency.Merge(o.Latency)
 	}
