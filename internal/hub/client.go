@@ -61,9 +61,6 @@ type Client struct {
 // ID returns the client id.
 func (c *Client) ID() string { return c.id }
 
-// Room returns the name of the client's room.
-func (c *Client) Room() string { return c.room.name }
-
 // Touch records that a frame arrived from the client, which keeps it from
 // being pinged or closed as idle.
 func (c *Client) Touch() { c.lastSeen.Store(c.hub.clock()) }
