@@ -160,8 +160,10 @@ func (c *Client) enqueue(frame []byte, now int64) bool {
 	return true
 }
 
-// flush writes everything queued with one vectored write. It runs on a
+// flush writes everything queued with one system call. It runs on a
 // writer, which owns the client until flush reschedules or releases it.
+// A client is never scheduled again once finished: finish runs only here
+// (or where a flush panicked), with scheduled still set.
 func (c *Client) flush(w *writerScratch) {
 	h := c.hub
 	now := h.clock()
@@ -171,12 +173,9 @@ func (c *Client) flush(w *writerScratch) {
 	c.queue, c.spare = c.spare[:0], nil
 	n := c.queued
 	c.queued = 0
-	closing, finished := c.closing, c.finished // closing: q ends with the close frame, if any
+	closing := c.closing // q then ends with the close frame, if any
 	c.lastFlush = now
 	c.mu.Unlock()
-	if finished {
-		return
-	}
 	h.queuedBytes.Add(-int64(n))
 
 	var err error

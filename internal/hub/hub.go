@@ -70,14 +70,14 @@ func New(cfg Config) *Hub {
 		rooms: make(map[string]*room),
 		stop:  make(chan struct{}),
 	}
-	h.wheel = newWheel(h.ready)
+	h.wheel = newWheel(h.ready, h.epoch)
 	cfg.Metrics.OutboundQueueBytes.Set(0)
 	for range cfg.Writers {
 		h.workers.Add(1)
 		go h.writer()
 	}
 	h.workers.Add(2)
-	go h.wheel.run(h.stop, &h.workers, h.epoch)
+	go h.wheel.run(h.stop, &h.workers)
 	go h.maintain()
 	return h
 }
@@ -288,7 +288,7 @@ func (h *Hub) schedule(c *Client, due, now int64) {
 		h.ready <- c
 		return
 	}
-	h.wheel.add(c, due, h.epoch)
+	h.wheel.add(c, due)
 }
 
 func (h *Hub) writer() {

@@ -10,6 +10,7 @@ import (
 // time has come. It ticks only while it holds clients.
 type wheel struct {
 	ready chan<- *Client
+	epoch time.Time     // origin of the hub clock
 	wake  chan struct{} // capacity 1: the wheel went from empty to not empty
 
 	mu    sync.Mutex
@@ -18,17 +19,17 @@ type wheel struct {
 	done  int64                 // every tick up to this one has been handed out; guarded by mu
 }
 
-func newWheel(ready chan<- *Client) *wheel {
-	return &wheel{ready: ready, wake: make(chan struct{}, 1)}
+func newWheel(ready chan<- *Client, epoch time.Time) *wheel {
+	return &wheel{ready: ready, epoch: epoch, wake: make(chan struct{}, 1)}
 }
 
 // add holds c until due (hub clock nanoseconds since epoch).
-func (w *wheel) add(c *Client, due int64, epoch time.Time) {
+func (w *wheel) add(c *Client, due int64) {
 	tick := (due + int64(wheelTick) - 1) / int64(wheelTick)
 	w.mu.Lock()
 	if w.count == 0 {
 		// The wheel was idle; its cursor is stale.
-		w.done = int64(time.Since(epoch) / wheelTick)
+		w.done = int64(time.Since(w.epoch) / wheelTick)
 		select {
 		case w.wake <- struct{}{}:
 		default:
@@ -48,7 +49,7 @@ func (w *wheel) add(c *Client, due int64, epoch time.Time) {
 	w.mu.Unlock()
 }
 
-func (w *wheel) run(stop <-chan struct{}, wg *sync.WaitGroup, epoch time.Time) {
+func (w *wheel) run(stop <-chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
 	t := time.NewTicker(wheelTick)
 	defer t.Stop()
@@ -59,7 +60,7 @@ func (w *wheel) run(stop <-chan struct{}, wg *sync.WaitGroup, epoch time.Time) {
 		case <-w.wake:
 			t.Reset(wheelTick)
 		case <-t.C:
-			if !w.advance(int64(time.Since(epoch) / wheelTick)) {
+			if !w.advance(int64(time.Since(w.epoch) / wheelTick)) {
 				t.Stop()
 			}
 		}

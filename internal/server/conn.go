@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -51,8 +50,25 @@ var _ hub.Closer = (*sconn)(nil)
 // handled.
 var handleHook func(payload []byte)
 
-// readBuffers holds buffers of readBufferSize bytes shared by the readers.
-var readBuffers = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
+// readScratch is what a reader needs for one readiness report: a buffer
+// and the function that reads into it. Both are made once per scratch and
+// pooled, so that a read allocates nothing (a closure handed to
+// syscall.RawConn.Read would escape on every call).
+type readScratch struct {
+	buf    []byte
+	n      int
+	err    error
+	readFn func(fd uintptr) bool
+}
+
+var readScratches = sync.Pool{New: func() any {
+	s := &readScratch{buf: make([]byte, readBufferSize)}
+	s.readFn = func(fd uintptr) bool {
+		s.n, s.err = unix.Read(int(fd), s.buf)
+		return true // never wait: the poller said readable
+	}
+	return s
+}}
 
 // attach joins an upgraded connection to its room, with the handshake
 // response still to be written, decodes what the client already sent, and
@@ -79,10 +95,13 @@ func (s *Server) attach(conn net.Conn, req wsRequest, response, early []byte) er
 	defer c.mu.Unlock()
 	c.client = s.hub.Join(hub.JoinRequest{Conn: conn, ClientID: req.clientID, Room: req.room, Since: req.since,
 		Closer: c, Greeting: response})
-	s.log.Debug("connected", zap.String("client_id", req.clientID), zap.String("room", req.room))
+	// Check first: building the fields would allocate on every connection
+	// even with debug logging off.
+	if ce := s.log.Check(zap.DebugLevel, "connected"); ce != nil {
+		ce.Write(zap.String("client_id", req.clientID), zap.String("room", req.room))
+	}
 	if len(early) > 0 {
-		c.client.Touch()
-		c.decode(early, time.Now())
+		c.decode(early)
 	}
 	if c.stop || c.closed {
 		return nil
@@ -113,14 +132,12 @@ func (c *sconn) OnReady(netpoll.Event) {
 		}
 	}()
 
-	bp := readBuffers.Get().(*[]byte)
-	defer readBuffers.Put(bp)
-	buf := *bp
+	rs := readScratches.Get().(*readScratch)
+	defer readScratches.Put(rs)
 	for range maxReadsPerEvent {
-		n, err := c.read(buf)
+		n, err := c.read(rs)
 		if n > 0 {
-			c.client.Touch()
-			c.decode(buf[:n], time.Now())
+			c.decode(rs.buf[:n])
 			if c.stop {
 				return
 			}
@@ -133,7 +150,7 @@ func (c *sconn) OnReady(netpoll.Event) {
 			c.stop = true
 			c.client.Gone(metrics.ClosePeerGone)
 			return
-		case n < len(buf):
+		case n < len(rs.buf):
 			// Probably all there was; if not, the poller says so at once.
 			c.resume()
 			return
@@ -149,29 +166,31 @@ func (c *sconn) resume() {
 	}
 }
 
-// read does one non-blocking read of the descriptor.
-func (c *sconn) read(buf []byte) (n int, err error) {
-	rerr := c.raw.Read(func(fd uintptr) bool {
-		n, err = unix.Read(int(fd), buf)
-		return true // never wait: the poller said readable
-	})
-	if rerr != nil {
-		return 0, rerr
+// read does one non-blocking read of the descriptor into rs.buf.
+func (c *sconn) read(rs *readScratch) (n int, err error) {
+	if err := c.raw.Read(rs.readFn); err != nil {
+		return 0, err
 	}
-	if n < 0 {
-		n = 0
-	}
-	return n, err
+	return max(rs.n, 0), rs.err
 }
 
-// decode handles the complete frames in p.
-func (c *sconn) decode(p []byte, received time.Time) {
+// decode handles the complete frames in p. A complete frame, and only
+// that, counts as activity: a peer trickling a frame byte by byte is still
+// closed as idle.
+func (c *sconn) decode(p []byte) {
+	received := time.Now()
+	framed := false
 	err := c.dec.Decode(p, func(op ws.OpCode, payload []byte) bool {
+		framed = true
 		c.handle(op, payload, received)
 		return !c.stop
 	})
-	var ce *wsframe.CloseError
-	if errors.As(err, &ce) {
+	if framed {
+		c.client.Touch()
+	}
+	// Decode's errors are always a *CloseError; a type assertion, unlike
+	// errors.As, costs no allocation on this path.
+	if ce, ok := err.(*wsframe.CloseError); ok {
 		reason := metrics.CloseProtocolError
 		switch ce.Code {
 		case protocol.CloseTooBig:
@@ -249,5 +268,7 @@ func (c *sconn) Closing(reason metrics.CloseReason) {
 		c.srv.poller.Del(c.fd) // fails harmlessly if it was never added
 	}
 	c.srv.conns.Add(-1)
-	c.srv.log.Debug("disconnected", zap.String("client_id", c.client.ID()), zap.String("reason", string(reason)))
+	if ce := c.srv.log.Check(zap.DebugLevel, "disconnected"); ce != nil {
+		ce.Write(zap.String("client_id", c.client.ID()), zap.String("reason", string(reason)))
+	}
 }
