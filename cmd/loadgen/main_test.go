@@ -105,6 +105,20 @@ func TestPassWritesJSON(t *testing.T) {
 	}
 }
 
+// readResult reads the -json summary in file, decoded and as written.
+func readResult(t *testing.T, file string) (loadgen.Result, []byte) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r loadgen.Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r, b
+}
+
 func TestLossFailsWithExit1(t *testing.T) {
 	s := chattest.Start(t, func(s *chattest.Server) { s.DropEvery = 2 })
 	file := filepath.Join(t.TempDir(), "r.json")
@@ -112,11 +126,7 @@ func TestLossFailsWithExit1(t *testing.T) {
 	if code != 1 || !strings.Contains(stdout, "FAIL loss") {
 		t.Fatalf("exit %d, stdout %q", code, stdout)
 	}
-	var r loadgen.Result
-	b, _ := os.ReadFile(file)
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	r, _ := readResult(t, file)
 	if r.Processes != 3 || r.Lost != s.Dropped() || r.Lost == 0 {
 		t.Fatalf("processes %d, lost %d, server dropped %d", r.Processes, r.Lost, s.Dropped())
 	}

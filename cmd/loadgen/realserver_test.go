@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,14 +24,7 @@ func TestRealServerPasses(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "PASS") {
 		t.Fatalf("exit %d, stdout %q", code, stdout)
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r loadgen.Result
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	r, b := readResult(t, file)
 	if r.Clients != 200 || r.Connected != 200 || r.ConnectFailures != 0 || r.Rooms != 4 || r.Senders != 8 {
 		t.Errorf("summary %s", b)
 	}
@@ -62,14 +53,7 @@ func TestDefaultsSuitTheServer(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stdout %q", code, stdout)
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r loadgen.Result
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatal(err)
-	}
+	r, b := readResult(t, file)
 	if r.Connected != loadgen.DefaultClients || r.Senders != loadgen.DefaultSenders || r.Sent == 0 || r.Lost != 0 || r.Received != r.Expected || len(r.Errors) != 0 {
 		t.Errorf("summary %s", b)
 	}

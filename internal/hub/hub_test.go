@@ -16,7 +16,7 @@ import (
 
 	"github.com/chatplatform/chat/internal/metrics"
 	"github.com/chatplatform/chat/internal/protocol"
-	"github.com/chatplatform/chat/internal/wstest"
+	"github.com/chatplatform/chat/internal/testkit"
 )
 
 func newTestHub(t *testing.T, cfg Config) *Hub {
@@ -46,7 +46,7 @@ func newPeer(t *testing.T) (server net.Conn, p *peer) {
 	go func() {
 		defer close(p.frames)
 		for {
-			f, err := wstest.ReadFrame(client)
+			f, err := testkit.ReadFrame(client)
 			if err != nil {
 				return
 			}
@@ -306,7 +306,7 @@ func TestSlowConsumerIsClosedOthersUnaffected(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "slow consumer counted", func() bool {
+	testkit.WaitFor(t, "slow consumer counted", func() bool {
 		return testutil.ToFloat64(h.cfg.Metrics.ConnectionsClosed.WithLabelValues("slow_consumer")) == 1
 	})
 }
@@ -331,7 +331,7 @@ func TestIdleClientIsPingedThenClosed(t *testing.T) {
 			break
 		}
 	}
-	waitFor(t, "idle close counted", func() bool {
+	testkit.WaitFor(t, "idle close counted", func() bool {
 		return testutil.ToFloat64(h.cfg.Metrics.ConnectionsClosed.WithLabelValues("idle_timeout")) == 1
 	})
 }
@@ -357,16 +357,5 @@ func TestShutdownSendsGoingAway(t *testing.T) {
 	}
 	if h.Clients() != 0 {
 		t.Fatalf("%d clients left", h.Clients())
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -158,10 +158,14 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
-func TestCancelStillReports(t *testing.T) {
-	s := chattest.Start(t, nil)
+// runCancelledAtFirstSend runs cfg and cancels it as soon as something was
+// sent, as Ctrl-C would, and returns the checked summary.
+func runCancelledAtFirstSend(t *testing.T, cfg loadgen.Config) loadgen.Result {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg := loadgen.Config{URL: s.URL, Clients: 10, Senders: 2, Rate: 50, Duration: time.Hour, Settle: 2 * time.Second, Logger: zaptest.NewLogger(t)}
+	defer cancel()
+	cfg.Duration = time.Hour
+	cfg.Logger = zaptest.NewLogger(t)
 	cfg.Progress = func(sn loadgen.Snapshot) {
 		if sn.Sent > 0 {
 			cancel()
@@ -172,6 +176,12 @@ func TestCancelStillReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConsistent(t, r)
+	return r
+}
+
+func TestCancelStillReports(t *testing.T) {
+	s := chattest.Start(t, nil)
+	r := runCancelledAtFirstSend(t, loadgen.Config{URL: s.URL, Clients: 10, Senders: 2, Rate: 50, Settle: 2 * time.Second})
 	if !r.Interrupted || r.Sent == 0 || r.Lost != 0 || r.Received != r.Expected {
 		t.Fatalf("want an interrupted run with its messages accounted for, got %+v", r)
 	}
@@ -182,19 +192,7 @@ func TestCancelStillReports(t *testing.T) {
 // (up to Settle) before closing, not close under them and report them lost.
 func TestCancelSettles(t *testing.T) {
 	s := chattest.Start(t, func(s *chattest.Server) { s.Delay = 100 * time.Millisecond })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cfg := loadgen.Config{URL: s.URL, Clients: 4, Senders: 2, Rate: 10, Duration: time.Hour, Settle: 20 * time.Second, Logger: zaptest.NewLogger(t)}
-	cfg.Progress = func(sn loadgen.Snapshot) {
-		if sn.Sent > 0 {
-			cancel()
-		}
-	}
-	r, err := loadgen.Run(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkConsistent(t, r)
+	r := runCancelledAtFirstSend(t, loadgen.Config{URL: s.URL, Clients: 4, Senders: 2, Rate: 10, Settle: 20 * time.Second})
 	if !r.Interrupted || r.Sent == 0 || r.Lost != 0 || r.Received != r.Expected {
 		t.Fatalf("want an interrupted run that waited for its slow deliveries, got %+v", r)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"github.com/chatplatform/chat/internal/wstest"
+	"github.com/chatplatform/chat/internal/testkit"
 )
 
 var ts = time.Date(2026, 11, 25, 17, 41, 35, 123456789, time.FixedZone("x", 3600))
@@ -80,7 +80,7 @@ func TestNewFrameIsAValidTextFrame(t *testing.T) {
 	for _, size := range []int{0, 10, 125, 126, 1000, 70000} {
 		ev := Event{Type: TypeMessage, ClientID: "ana", Message: strings.Repeat("x", size), Room: "general", Time: ts, Seq: 1}
 		frame := NewFrame(&ev)
-		f, err := wstest.ReadFrame(bytes.NewReader(frame))
+		f, err := testkit.ReadFrame(bytes.NewReader(frame))
 		if err != nil {
 			t.Fatalf("size %d: %v", size, err)
 		}
@@ -97,7 +97,7 @@ func TestNewFrameIsAValidTextFrame(t *testing.T) {
 }
 
 func TestCloseFrame(t *testing.T) {
-	f, err := wstest.ReadFrame(bytes.NewReader(CloseFrame(CloseSlowConsumer, "slow consumer")))
+	f, err := testkit.ReadFrame(bytes.NewReader(CloseFrame(CloseSlowConsumer, "slow consumer")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/chatplatform/chat/internal/protocol"
 	"github.com/chatplatform/chat/internal/server"
 	"github.com/chatplatform/chat/internal/servertest"
-	"github.com/chatplatform/chat/internal/wstest"
+	"github.com/chatplatform/chat/internal/testkit"
 )
 
 // testServer is a real server whose logs go to the test.
@@ -42,18 +42,7 @@ func (ts *testServer) counter(t *testing.T, name string, labels ...string) float
 
 func (ts *testServer) waitCounter(t *testing.T, want float64, name string, labels ...string) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%s%v == %v", name, labels, want), func() bool { return ts.counter(t, name, labels...) == want })
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, fmt.Sprintf("%s%v == %v", name, labels, want), func() bool { return ts.counter(t, name, labels...) == want })
 }
 
 type event struct {
@@ -273,7 +262,7 @@ func readCloseCode(t *testing.T, conn net.Conn, br *bufio.Reader) ws.StatusCode 
 	t.Helper()
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
-		f, err := wstest.ReadFrame(br)
+		f, err := testkit.ReadFrame(br)
 		if err != nil {
 			t.Fatalf("read: %v, want a close frame", err)
 		}

@@ -1,11 +1,4 @@
-// Package wstest holds WebSocket helpers for tests: reading whole frames
-// from a peer the test trusts, with a bound on their size.
-//
-// Usage:
-//
-//	f, err := wstest.ReadFrame(conn)
-//	if f.Header.OpCode == ws.OpClose { code, _ := ws.ParseCloseFrameData(f.Payload) }
-package wstest
+package testkit
 
 import (
 	"fmt"
