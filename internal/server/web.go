@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"net"
 	"net/http"
 	"sync"
@@ -28,13 +27,9 @@ type webServer struct {
 
 func newWebServer(s *Server) *webServer {
 	mux := http.NewServeMux()
-	static, err := fs.Sub(web.Files, ".")
-	if err != nil {
-		panic(err) // the embedded tree is fixed at build time
-	}
-	files := http.FileServerFS(static)
+	files := http.FileServerFS(web.Files)
 	mux.Handle("GET /{$}", withPageHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFileFS(w, r, static, "index.html")
+		http.ServeFileFS(w, r, web.Files, "index.html")
 	})))
 	mux.Handle("GET /static/", withPageHeaders(http.StripPrefix("/static/", files)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
