@@ -254,7 +254,7 @@ func (e *engine) dial(ctx context.Context, slot int) bool {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(t0.Add(e.cfg.DialTimeout))
-	br, _, err := ws.Dialer{}.Upgrade(conn, &u)
+	br, _, err := ws.Dialer{Protocols: []string{"chat.v1"}}.Upgrade(conn, &u)
 	if err != nil {
 		e.dialFailed(ctx, classifyHandshake(err))
 		return false
