@@ -133,10 +133,10 @@ type scratch struct {
 	buf []byte
 
 	// Inputs and outputs of writeFn.
-	single []byte   // a single buffer to write, or nil
-	iovs   [][]byte // else the buffers of a vectored write
-	n      int
-	err    error
+	single  []byte   // a single buffer to write, or nil
+	iovs    [][]byte // else the buffers of a vectored write
+	n       int
+	err     error
 	writeFn func(fd uintptr) bool
 }
 

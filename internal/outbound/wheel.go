@@ -15,8 +15,8 @@ type wheel struct {
 
 	mu    sync.Mutex
 	slots [wheelSlots][]*Conn // guarded by mu
-	count int                   // clients held; guarded by mu
-	done  int64                 // every tick up to this one has been handed out; guarded by mu
+	count int                 // clients held; guarded by mu
+	done  int64               // every tick up to this one has been handed out; guarded by mu
 }
 
 func newWheel(ready chan<- *Conn, epoch time.Time) *wheel {

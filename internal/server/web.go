@@ -122,7 +122,7 @@ type pageConns struct {
 	max int
 	srv *Server
 
-	mu    sync.Mutex
+	mu      sync.Mutex
 	count   int                // admitted and not closed or hijacked; guarded by mu
 	idle    map[net.Conn]int64 // idle connections and since when (pool clock); guarded by mu
 	evicted map[net.Conn]bool  // closed by admit, their slot already given away; guarded by mu
