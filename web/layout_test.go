@@ -25,7 +25,7 @@ func TestPhoneLayout(t *testing.T) {
 	p.waitMessage("bob", "hello from a desk")
 
 	type box struct {
-		FormShown, OnlineShown, TogglesShown bool
+		FormShown, OnlineShown, TogglesShown   bool
 		Conversation, Viewport, ComposerBottom float64
 	}
 	measure := func() box {
