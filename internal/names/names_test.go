@@ -225,3 +225,20 @@ func FuzzNames(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkClientID(b *testing.B) {
+	for _, bc := range []struct{ name, in string }{
+		{"ascii", "ana-smith"},
+		{"NFC", "Zoë Élodie"},
+		{"NFD", "Zoe\u0308 E\u0301lodie"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ClientID(bc.in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
