@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"regexp"
+	"strings"
 	"testing"
 	"time"
 	"unicode"
@@ -128,9 +128,6 @@ func TestBrowserAgreesOnTheTable(t *testing.T) {
 	}
 }
 
-// cpReason is the code point a reason ends with.
-var cpReason = regexp.MustCompile(` \(U\+[0-9A-F]{4,6}\)$`)
-
 // singleKey is the reason a room of the single code point r is refused
 // with, without the code point it names, or "ok".
 func singleKey(r rune) string {
@@ -142,12 +139,17 @@ func singleKey(r rune) string {
 	if err == nil {
 		return "ok"
 	}
-	return cpReason.ReplaceAllString(err.Error(), "")
+	reason := err.Error()
+	if i := strings.LastIndex(reason, " (U+"); i >= 0 && strings.HasSuffix(reason, ")") {
+		reason = reason[:i]
+	}
+	return reason
 }
 
-// TestBrowserAgreesOnEveryCodePoint checks every code point alone as a room
-// name in both. Where the browser's Unicode is newer, a code point
-// unassigned in Go's tables may be assigned there: only those may differ.
+// TestBrowserAgreesOnEveryCodePoint checks each code point alone (those
+// codePoints yields) as a room name in both. Where the browser's Unicode is
+// newer, a code point unassigned in Go's tables may be assigned there: only
+// those may differ.
 func TestBrowserAgreesOnEveryCodePoint(t *testing.T) {
 	ctx := openNamesPage(t)
 	// Runs of [first code point, reason without its code point].
@@ -172,6 +174,9 @@ func TestBrowserAgreesOnEveryCodePoint(t *testing.T) {
 			end = rune(runs[i+1][0].(float64))
 		}
 		for r := first; r < end; r++ {
+			if skipped(r) {
+				continue
+			}
 			goKey := singleKey(r)
 			switch {
 			case goKey == key:
