@@ -105,10 +105,6 @@ const state = {
   retryTimer: 0,
   countdownTimer: 0,
   maxBytes: DEFAULT_MAX_BYTES,
-  // Offer chat.v1. Chromium fails a handshake whose answer does not echo
-  // an offered subprotocol, so against a server that ignores it the page
-  // connects without it (and gets the extension events all the same).
-  offerProtocol: true,
   // Online list: a multiset of names (one name may hold several connections).
   members: new Map(),
   memberCount: 0,
@@ -562,7 +558,7 @@ function open() {
     old.close();
   }
   const mem = roomMemory(state.room);
-  const ws = new WebSocket(connectURL(), state.offerProtocol ? [SUBPROTOCOL] : []);
+  const ws = new WebSocket(connectURL(), [SUBPROTOCOL]);
   state.ws = ws;
   state.welcomed = false;
   state.ownJoinPending = false;
@@ -670,7 +666,6 @@ async function checkRefusal(url) {
 function onRefusal({ status, reason }) {
   const mem = roomMemory(state.room);
   switch (status) {
-    case 404: // a server from before the checks on plain GET
     case 400:
       if (/^bad (since|epoch)\b/.test(reason)) {
         // The server cannot resume from where this page was: join afresh.
@@ -679,15 +674,8 @@ function onRefusal({ status, reason }) {
         scheduleReconnect();
         return;
       }
-      if (status === 404 || /^(handshake error|bad handshake)/.test(reason)) {
-        // A server that cannot explain a refusal, so one from before
-        // chat.v1, which it does not echo: try once more without it.
-        if (state.offerProtocol) {
-          state.offerProtocol = false;
-          open();
-          return;
-        }
-        break; // retry with backoff
+      if (!/^bad (room|client_id)\b/.test(reason)) {
+        break; // not about the name or room: retry with backoff
       }
       {
         const field = /^bad room\b/.test(reason) ? el.room : /^bad client_id\b/.test(reason) ? el.username : null;

@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 
-	"github.com/chatplatform/chat/internal/hub"
+	"github.com/chatplatform/chat/internal/rooms"
 	"github.com/chatplatform/chat/internal/server"
 	"github.com/chatplatform/chat/internal/servertest"
 )
@@ -93,7 +93,7 @@ func TestHistoryOnJoin(t *testing.T) {
 // When the server keeps fewer messages than were sent, a first join says
 // quietly that older ones are not shown (not as a gap).
 func TestHistoryOnJoinCut(t *testing.T) {
-	srv := servertest.Start(t, "127.0.0.1:0", server.Config{Hub: hub.Config{History: 2}})
+	srv := servertest.Start(t, "127.0.0.1:0", server.Config{Rooms: rooms.Config{History: 2}})
 	browser := newBrowser(t)
 	bob := dialRaw(t, srv.Addr, "hist", "bob")
 	bob.say("h1", "h2", "h3", "h4")
@@ -168,7 +168,7 @@ func TestMultiLineMessage(t *testing.T) {
 // full date-time on hover.
 func TestGroupingAndDaySeparators(t *testing.T) {
 	var offset atomic.Int64 // added to the server's clock
-	srv := servertest.Start(t, "127.0.0.1:0", server.Config{Hub: hub.Config{
+	srv := servertest.Start(t, "127.0.0.1:0", server.Config{Rooms: rooms.Config{
 		Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
 	}})
 	browser := newBrowser(t)
