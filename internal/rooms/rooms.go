@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatplatform/chat/internal/outbound"
@@ -29,9 +30,9 @@ type Registry struct {
 	rooms  map[string]*room // guarded by mu
 	closed bool             // guarded by mu
 
-	// testHook, when set (by tests only, before any join), runs at the
+	// testHook, when set (by tests only), runs at the
 	// named points while a room's lock is held.
-	testHook func(point string)
+	testHook atomic.Pointer[func(point string)]
 }
 
 // room is one incarnation of a chat room. Its members are a slice, removed
@@ -99,8 +100,8 @@ func (r *Registry) Close() {
 }
 
 func (r *Registry) hook(point string) {
-	if r.testHook != nil {
-		r.testHook(point)
+	if h := r.testHook.Load(); h != nil {
+		(*h)(point)
 	}
 }
 
