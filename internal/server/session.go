@@ -117,8 +117,17 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 		sess.out.SendGreeting(greeting)
 	}
 	sess.lastSeen.Store(s.pool.Clock())
+	joined := false
+	defer func() {
+		if !joined { // Join panicked: give back what attach took
+			sess.out.Finish()
+			conn.Close()
+			s.sessions.unreserve()
+		}
+	}()
 	sess.member, err = s.rooms.Join(rooms.JoinRequest{ClientID: req.clientID, Room: req.room, Since: req.since,
 		Epoch: req.epoch, Extended: req.extended, Out: sess.out})
+	joined = true
 	s.metrics.ConnectionsOpened.Inc()
 	if !s.sessions.add(sess) || err != nil {
 		sess.closeWith(protocol.CloseShutdown)
