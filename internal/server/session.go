@@ -345,11 +345,20 @@ func (s *session) closeWith(reason protocol.Close) {
 	}
 }
 
-// leave takes the member out of its room, once.
+// leave takes the member out of its room, once. A Leave that panicked
+// did not count: teardown tries again.
 func (s *session) leave() {
-	if s.member != nil && s.left.CompareAndSwap(false, true) {
-		s.srv.rooms.Leave(s.member)
+	if s.member == nil || !s.left.CompareAndSwap(false, true) {
+		return
 	}
+	left := false
+	defer func() {
+		if !left {
+			s.left.Store(false)
+		}
+	}()
+	s.srv.rooms.Leave(s.member)
+	left = true
 }
 
 // peerClose records the client's close frame, which ends the session once
@@ -427,7 +436,9 @@ func (s *session) finish() {
 	srv := s.srv
 	s.raw.Control(func(fd uintptr) { srv.poller.Del(int(fd)) }) // fails harmlessly if never added
 	s.out.Finish()
-	s.leave()
+	// The room is left last, and whatever happens there: a panic in it
+	// must not skip closing the descriptor and the count.
+	defer s.leaveAtTeardown()
 	s.conn.Close()
 	reason := s.out.Reason()
 	if reason.Label == "" {
@@ -438,4 +449,20 @@ func (s *session) finish() {
 		ce.Write(zap.String("client_id", s.id), zap.String("reason", reason.Label))
 	}
 	srv.sessions.remove(s)
+}
+
+// leaveAtTeardown leaves the room for a session being torn down. A panic
+// there is counted and logged and the leave tried once more, since nothing
+// else will: the rooms release their locks by defer, so a retry cannot
+// deadlock.
+func (s *session) leaveAtTeardown() {
+	defer func() {
+		if v := recover(); v != nil {
+			s.srv.metrics.Panics.Inc()
+			s.srv.log.Error("panic while leaving a room", zap.String("client_id", s.id),
+				zap.Any("panic", v), zap.Stack("stack"))
+			s.leave()
+		}
+	}()
+	s.leave()
 }
