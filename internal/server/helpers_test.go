@@ -83,7 +83,7 @@ func (c *client) roundTrip(text string) {
 
 // nonReader upgrades a raw connection with a small receive buffer to the
 // room and never reads from it again.
-func nonReader(t *testing.T, addr, id, room string) net.Conn {
+func nonReader(t testing.TB, addr, id, room string) net.Conn {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
