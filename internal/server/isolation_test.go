@@ -290,14 +290,12 @@ func TestTricklingHeadIsDroppedAtHandshakeTimeout(t *testing.T) {
 // server still answers its 503.
 func TestPageKeepAlivesAreCapped(t *testing.T) {
 	ts := startServer(t, server.Config{MaxPageConns: 8, MaxConnections: 1})
-	var conns []net.Conn
 	for i := range 40 {
 		conn, err := net.Dial("tcp", ts.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { conn.Close() })
-		conns = append(conns, conn)
 		resp := rawRequest(t, conn, bufio.NewReader(conn), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
