@@ -64,8 +64,7 @@ func (s *Server) toPage(h *handshake, head, rest []byte) {
 	prefix := make([]byte, 0, len(head)+len(rest))
 	prefix = append(append(prefix, head...), rest...)
 	h.release()
-	var err error
-	if cerr := h.raw.Control(func(fd uintptr) { err = s.poller.Del(int(fd)) }); cerr != nil || err != nil {
+	if err := h.unregister(); err != nil {
 		h.conn.Close()
 		return
 	}
@@ -134,7 +133,7 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 		s.metrics.UpgradeFailures.WithLabelValues(string(ref.label)).Inc()
 		s.log.Debug("upgrade refused", zap.String("reason", string(ref.label)), zap.Error(err))
 		h.release()
-		h.raw.Control(func(fd uintptr) { s.poller.Del(int(fd)) })
+		h.unregister()
 		h.conn.Write(response.Bytes()) // the refusal, with its reason
 		h.conn.Close()
 		return
@@ -142,7 +141,7 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 	req.extended = hs.Protocol == protocol.Subprotocol
 	early := bytes.Clone(rest)
 	h.release()
-	if err := s.attach(h.conn, req, response.Bytes(), early, true); err != nil {
+	if err := s.attach(h.conn, req, response.Bytes(), early, h.registered); err != nil {
 		s.log.Warn("attach connection", zap.Error(err))
 	}
 }
