@@ -103,6 +103,9 @@ type Config struct {
 	// the right, to find the client address that logs show (see package
 	// realip); none means the peer address is the client's.
 	TrustedProxies []netip.Prefix
+	// SeparateMetrics takes /metrics off the chat listener (404 there), for
+	// a caller that serves MetricsHandler on a listener of its own.
+	SeparateMetrics bool
 	// ReplaceWait is how long a probed anonymous connection may stay
 	// silent before a newcomer with its client_id replaces it.
 	ReplaceWait time.Duration
