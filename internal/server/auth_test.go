@@ -225,4 +225,3 @@ func TestTokensNeverLogged(t *testing.T) {
 		}
 	}
 }
-
