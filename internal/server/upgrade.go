@@ -73,8 +73,7 @@ func (s *Server) toPage(h *handshake, head, rest []byte) {
 	prefix := make([]byte, 0, len(head)+len(rest))
 	prefix = append(append(prefix, head...), rest...)
 	h.release()
-	var err error
-	if cerr := h.raw.Control(func(fd uintptr) { err = s.poller.Del(int(fd)) }); cerr != nil || err != nil {
+	if err := h.unregister(); err != nil {
 		h.conn.Close()
 		return
 	}
@@ -163,7 +162,7 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 				zap.String("reason", string(ref.label)), zap.Error(err))
 		}
 		h.release()
-		h.raw.Control(func(fd uintptr) { s.poller.Del(int(fd)) })
+		h.unregister()
 		h.conn.Write(response.Bytes()) // the refusal, with its reason
 		h.conn.Close()
 		return
@@ -171,7 +170,7 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 	req.extended = hs.Protocol == protocol.Subprotocol
 	early := bytes.Clone(rest)
 	h.release()
-	if err := s.attach(h.conn, req, response.Bytes(), early, true); err != nil {
+	if err := s.attach(h.conn, req, response.Bytes(), early, h.registered); err != nil {
 		s.log.Warn("attach connection", zap.Error(err))
 	}
 }
@@ -252,6 +251,9 @@ func (s *Server) serveWebSocketHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	// The page server's deadlines would make every raw read and write of
+	// the session fail once they pass.
+	conn.SetDeadline(time.Time{})
 	req.extended = hs.Protocol == protocol.Subprotocol
 	var early []byte
 	if n := rw.Reader.Buffered(); n > 0 {
