@@ -3,7 +3,6 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -115,33 +114,6 @@ func TestAppendJSONAllocatesNothing(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = NewFrame(&ev) }); n != 1 {
 		t.Fatalf("NewFrame allocates %v times, want 1 (the frame)", n)
-	}
-}
-
-func TestValidateName(t *testing.T) {
-	tests := []struct {
-		name string
-		ok   bool
-	}{
-		{"ana", true},
-		{"Ana María 🎉", true},
-		{strings.Repeat("é", 32), true},
-		{"", false},
-		{strings.Repeat("a", 33), false},
-		{"tab\there", false},
-		{"nul\x00", false},
-		{"del\x7f", false},
-		{"c1\u0085", false},
-		{"bad\xff", false},
-	}
-	for _, tt := range tests {
-		err := ValidateName(tt.name)
-		if (err == nil) != tt.ok {
-			t.Errorf("ValidateName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
-		}
-		if err != nil && !errors.Is(err, ErrBadName) {
-			t.Errorf("ValidateName(%q) error does not wrap ErrBadName", tt.name)
-		}
 	}
 }
 
