@@ -55,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&c.URL, "url", loadgen.DefaultURL, "server base `URL`, ws://host:port (clients connect to URL/ws/{id}?room=...)")
 	fs.IntVar(&c.Clients, "clients", loadgen.DefaultClients, "number of simulated clients")
 	fs.Float64Var(&c.Ramp, "ramp", loadgen.DefaultRamp, "connections opened per second during the ramp-up")
+	fs.StringVar(&c.TokenSecretFile, "token-secret-file", "", "the server's -auth-secret-file: each client sends a token minted from it for its client id and room (empty: no tokens)")
 	fs.StringVar(&c.Room, "room", loadgen.DefaultRoom, "room to join, or the prefix of the room names with -rooms > 1")
 	fs.IntVar(&c.Rooms, "rooms", loadgen.DefaultRooms, "spread clients over `K` rooms named ROOM-0 .. ROOM-(K-1)")
 	fs.IntVar(&c.Senders, "senders", loadgen.DefaultSenders, "number of clients that send messages (capped at -clients unless given; 0 = connect only)")

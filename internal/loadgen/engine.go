@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/chatplatform/chat/internal/auth"
 	"github.com/chatplatform/chat/internal/loadgen/wire"
 	"github.com/gobwas/ws"
 	"go.uber.org/zap"
@@ -49,6 +50,10 @@ type engine struct {
 	log   *zap.Logger
 	runID string
 	start time.Time
+	// secret, when set (Config.TokenSecretFile), signs one token per
+	// client; tokenTTL covers the run.
+	secret   []byte
+	tokenTTL time.Duration
 
 	loops   []*loop
 	slots   []atomic.Pointer[simConn] // current connection per local client
@@ -94,6 +99,13 @@ type senderState struct {
 }
 
 func newEngine(cfg Config, sh share, base *url.URL) (*engine, error) {
+	var secret []byte
+	if cfg.TokenSecretFile != "" {
+		var err error
+		if secret, err = auth.LoadSecret(cfg.TokenSecretFile); err != nil {
+			return nil, err
+		}
+	}
 	local := 0
 	for g := sh.proc; g < cfg.Clients; g += sh.procs {
 		local++
@@ -113,16 +125,19 @@ func newEngine(cfg Config, sh share, base *url.URL) (*engine, error) {
 		loops = append(loops, l)
 	}
 	e := &engine{
-		cfg:     cfg,
-		share:   sh,
-		base:    base,
-		log:     cfg.Logger.Named("loadgen"),
-		loops:   loops,
-		runID:   strconv.FormatUint(uint64(rand.Uint32()&0xffffff), 36),
-		slots:   make([]atomic.Pointer[simConn], local),
-		connect: newHist(),
-		allDone: make(chan struct{}),
-		start:   time.Now(),
+		cfg:    cfg,
+		share:  sh,
+		base:   base,
+		secret: secret,
+		// The ramp, the run and the settling, with an hour to spare.
+		tokenTTL: time.Duration(float64(cfg.Clients)/max(cfg.Ramp, 1)*float64(time.Second)) + cfg.Duration + cfg.Settle + time.Hour,
+		log:      cfg.Logger.Named("loadgen"),
+		loops:    loops,
+		runID:    strconv.FormatUint(uint64(rand.Uint32()&0xffffff), 36),
+		slots:    make([]atomic.Pointer[simConn], local),
+		connect:  newHist(),
+		allDone:  make(chan struct{}),
+		start:    time.Now(),
 	}
 	for slot := range local {
 		if g := e.global(slot); g < cfg.Senders {
@@ -243,8 +258,18 @@ func (e *engine) dial(ctx context.Context, slot int) bool {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(ips[g%len(ips)])}
 	}
 	u := *e.base
-	u.Path = trimSlash(u.Path) + "/ws/lg-" + e.runID + "-" + strconv.Itoa(g)
-	u.RawQuery = url.Values{"room": {roomName(e.cfg.Room, e.cfg.Rooms, room)}}.Encode()
+	id := "lg-" + e.runID + "-" + strconv.Itoa(g)
+	u.Path = trimSlash(u.Path) + "/ws/" + id
+	q := url.Values{"room": {roomName(e.cfg.Room, e.cfg.Rooms, room)}}
+	if e.secret != nil {
+		tok, err := auth.Mint(e.secret, auth.AlgHS256, id, q["room"], e.tokenTTL)
+		if err != nil {
+			e.dialFailed(ctx, "token")
+			return false
+		}
+		q.Set(auth.QueryParam, tok)
+	}
+	u.RawQuery = q.Encode()
 
 	t0 := time.Now()
 	conn, err := d.DialContext(ctx, "tcp", u.Host)
