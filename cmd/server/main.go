@@ -85,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated addresses and CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client address for logs (empty: none)")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated Origin values allowed to open WebSockets besides the server's own, e.g. https://chat.example.com; * allows any (empty: same origin only)")
 	fs.IntVar(&c.MaxConnections, "max-connections", 0, "most WebSocket connections at once; beyond it upgrades get 503 (0: file-descriptor limit minus -max-handshakes, -max-page-conns and 64)")
-	fs.IntVar(&c.MaxHandshakes, "max-handshakes", server.DefaultMaxHandshakes, "most connections whose request head is still being read; past it the oldest is dropped")
+	fs.IntVar(&c.MaxHandshakes, "max-handshakes", server.DefaultMaxHandshakes, "connections whose request head is being read that are always allowed; more while descriptors are free, past that the oldest is dropped")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "time allowed to send a request head and upgrade")
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", protocol.DefaultMaxMessageBytes, "largest client message in bytes (close 1009 beyond)")
 	fs.Float64Var(&c.RateLimit, "rate-limit", server.DefaultRateLimit, "messages per second one connection may send")

@@ -60,14 +60,19 @@ type Config struct {
 	Registry *prometheus.Registry
 
 	// MaxConnections caps open WebSocket connections; beyond it upgrades
-	// get HTTP 503. Zero means the file-descriptor limit minus
-	// MaxHandshakes, MaxPageConns and DefaultFDReserve, so that every
-	// descriptor the server may use is accounted for.
+	// get HTTP 503. Zero means MaxDescriptors minus MaxHandshakes,
+	// MaxPageConns and DefaultFDReserve, so that every descriptor the
+	// server may use is accounted for.
 	MaxConnections int
-	// MaxHandshakes caps accepted connections whose request head is still
-	// being read; past it the oldest is dropped, so accepting never stops
-	// for silent peers.
+	// MaxHandshakes is the number of accepted connections whose request
+	// head is still being read that is always available. More may be read
+	// at once while descriptors are free (MaxDescriptors less WebSocket and
+	// page connections); past that the oldest is dropped, so accepting
+	// never stops for silent peers.
 	MaxHandshakes int
+	// MaxDescriptors is the number of descriptors the server may use;
+	// zero means the file-descriptor limit.
+	MaxDescriptors int
 	// HandshakeTimeout bounds reading a request head.
 	HandshakeTimeout time.Duration
 	// MaxPageConns caps the page server's connections (page, health,
@@ -134,8 +139,11 @@ func (c Config) withDefaults() Config {
 	if c.MaxPageConns <= 0 {
 		c.MaxPageConns = DefaultMaxPageConns
 	}
+	if c.MaxDescriptors <= 0 {
+		c.MaxDescriptors = fdLimit()
+	}
 	if c.MaxConnections <= 0 {
-		c.MaxConnections = max(fdLimit()-c.MaxHandshakes-c.MaxPageConns-DefaultFDReserve, 1)
+		c.MaxConnections = max(c.MaxDescriptors-c.MaxHandshakes-c.MaxPageConns-DefaultFDReserve, 1)
 	}
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout

@@ -62,9 +62,10 @@ type handshake struct {
 	done       bool        // handed on, refused or dropped; guarded by mu
 }
 
-// handshakes is the list of handshakes in progress, oldest first, capped at
-// Config.MaxHandshakes: past it the oldest is dropped, so that silent peers
-// can never stop the server from accepting.
+// handshakes is the list of handshakes in progress, oldest first, capped
+// by the descriptors left (at least Config.MaxHandshakes): past the cap the
+// oldest is dropped, so that silent peers can never stop the server from
+// accepting.
 type handshakes struct {
 	srv *Server
 
@@ -86,7 +87,11 @@ func (hs *handshakes) start(conn net.Conn, web *chanListener) {
 		return
 	}
 	h := &handshake{srv: s, conn: conn, raw: raw, web: web, start: s.pool.Clock()}
-	evicted := hs.push(h)
+	// Heads may use every descriptor the other connections leave, and
+	// always MaxHandshakes: silent peers are evicted only when descriptors
+	// are short, and then the oldest first.
+	limit := max(s.cfg.MaxHandshakes, s.cfg.MaxDescriptors-DefaultFDReserve-s.sessions.count()-s.web.conns.open())
+	evicted := hs.push(h, limit)
 	if evicted != nil {
 		evicted.drop(metrics.UpgradeHandshakeEvicted)
 	}
@@ -107,9 +112,9 @@ func (hs *handshakes) start(conn net.Conn, web *chanListener) {
 	}
 }
 
-// push appends h and unlinks the oldest handshake if the list is over its
-// cap, returning it.
-func (hs *handshakes) push(h *handshake) (evicted *handshake) {
+// push appends h and unlinks the oldest handshake if the list is over
+// limit, returning it.
+func (hs *handshakes) push(h *handshake, limit int) (evicted *handshake) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	h.listed = true
@@ -119,7 +124,7 @@ func (hs *handshakes) push(h *handshake) (evicted *handshake) {
 		h.prev, hs.newest.next, hs.newest = hs.newest, h, h
 	}
 	hs.count++
-	if hs.count > hs.srv.cfg.MaxHandshakes {
+	if hs.count > limit {
 		evicted = hs.oldest
 		hs.unlinkLocked(evicted)
 	}

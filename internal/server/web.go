@@ -161,6 +161,13 @@ func (p *pageConns) admit() bool {
 	return true
 }
 
+// open returns the page connections admitted and not closed.
+func (p *pageConns) open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.count
+}
+
 // track follows a page connection's state: idle ones may be closed to make
 // room, closed and hijacked ones free their slot.
 func (p *pageConns) track(c net.Conn, state http.ConnState) {
