@@ -43,11 +43,11 @@ type Snapshot struct {
 	// Holes counts the sequence numbers receivers saw skipped in a
 	// sender's messages and not filled since: the loss receivers can tell
 	// on the spot, before the exact count of Result.Lost at the end.
-	Holes int64
-	Lost  int64 // known once the run has settled; 0 before
-	Errors          map[string]int64
-	Latency         *hdrhistogram.Histogram // end to end, microseconds
-	Connect         *hdrhistogram.Histogram // dial plus handshake, microseconds
+	Holes   int64
+	Lost    int64 // known once the run has settled; 0 before
+	Errors  map[string]int64
+	Latency *hdrhistogram.Histogram // end to end, microseconds
+	Connect *hdrhistogram.Histogram // dial plus handshake, microseconds
 }
 
 // ErrorCount is the sum of s.Errors.
