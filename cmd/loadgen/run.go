@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/chatplatform/chat/internal/loadgen"
 	"github.com/chatplatform/chat/internal/loadgen/series"
+	"github.com/chatplatform/chat/internal/loadgen/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -64,7 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&c.Senders, "senders", loadgen.DefaultSenders, "number of clients that send messages (capped at -clients unless given; 0 = connect only); sender i is in room i % K")
 	fs.Float64Var(&c.Rate, "rate", loadgen.DefaultRate, "messages per second per sender, gaps jittered by ±50% (the server's default limit is 20 per connection, bursts of 40; more gets rate_limited errors)")
 	fs.StringVar(&o.roomRates, "room-rates", "", "per-room sender `rates` instead of -rate, one per room, comma-separated; 0 makes an idle room, e.g. -rooms 3 -room-rates 10,1,0")
-	fs.IntVar(&c.Size, "size", loadgen.DefaultSize, "message text size in `bytes`, at least 57 (the measurement payload)")
+	fs.IntVar(&c.Size, "size", loadgen.DefaultSize, "message text size in `bytes`, at least "+strconv.Itoa(wire.MinPayload)+" (the measurement payload)")
 	fs.Var(durationFlag{&c.Duration}, "duration", "how long senders send, after the ramp-up, e.g. 30s or 5m")
 	fs.Var(durationFlag{&c.Settle}, "settle", "time allowed for in-flight deliveries after the last send (and after a leaving client decides to leave)")
 	fs.Float64Var(&c.Churn, "churn", 0, "non-sending clients per second that disconnect and come back during the sending phase")

@@ -33,6 +33,13 @@ const (
 	ErrUnexpectedBinary = "binary_frame"
 )
 
+// ErrorKinds lists the fixed error kinds (not the handshake_ and closed_
+// families), so that their metric series exist at zero from the start.
+var ErrorKinds = []string{
+	ErrRefused, ErrConnectTimeout, ErrNoSourcePort, ErrDial, ErrHandshake, ErrPeerGone, ErrReset,
+	ErrWriteTimeout, ErrWrite, ErrProtocol, ErrWrongRoom, ErrRateLimited, ErrServerEvent, ErrUnexpectedBinary,
+}
+
 // writeTimeout bounds one frame write; a client whose socket stays full that
 // long is counted as an error and its frame dropped.
 const writeTimeout = 5 * time.Second
@@ -86,7 +93,8 @@ type simConn struct {
 	mu sync.Mutex
 	// Guarded by mu.
 	closed    bool // fd closed, interval recorded
-	sentClose bool // we sent a close frame; the server's close is expected
+	sentClose bool // we sent a close frame (first, or as an echo); the server's close is expected
+	left      bool // the client started the close (leave): not a lost connection
 }
 
 // peerState tracks the messages of one sender seen by one receiver: the
@@ -389,6 +397,9 @@ func (c *simConn) write(op byte, payload []byte) error {
 // leave starts a graceful close: the client sends a close frame and the
 // server's echo finishes the connection.
 func (c *simConn) leave() {
+	c.mu.Lock()
+	c.left = true
+	c.mu.Unlock()
 	_ = c.write(wire.OpClose, wire.ClosePayload(1000))
 }
 
@@ -414,7 +425,7 @@ func (c *simConn) finish(kind string) {
 		return
 	}
 	c.closed = true
-	sentClose := c.sentClose
+	left := c.left
 	// The only descriptor of the socket: closing it also takes it out of
 	// its loop's epoll set.
 	_ = unix.Close(c.fd)
@@ -422,5 +433,5 @@ func (c *simConn) finish(kind string) {
 	if kind != "" && !c.cut.Load() {
 		c.e.errors.add(kind)
 	}
-	c.e.connDone(c, time.Now().UnixNano(), sentClose)
+	c.e.connDone(c, time.Now().UnixNano(), left)
 }

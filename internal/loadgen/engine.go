@@ -463,13 +463,13 @@ func (e *engine) send(ctx context.Context, s *senderState) {
 // client meant to stay (it sent no close frame, is not leaving, and the run
 // is not closing), and the end of its session's window, unless the client
 // comes back to resume it (Reconnect, or a churn cut).
-func (e *engine) connDone(c *simConn, now int64, sentClose bool) {
+func (e *engine) connDone(c *simConn, now int64, left bool) {
 	e.connected.Add(-1)
 	if c.joined.Load() != 0 {
 		e.welcomed.Add(-1)
 	}
 	cut := c.cut.Load()
-	dropped := !cut && !sentClose && !e.closing.Load() && c.leaveAt.Load() == never
+	dropped := !cut && !left && !e.closing.Load() && c.leaveAt.Load() == never
 	if dropped {
 		e.disconnects.Add(1)
 	}
