@@ -92,7 +92,6 @@ func Start(t testing.TB, configure func(*Server)) *Server {
 	return s
 }
 
-
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	id, ok := strings.CutPrefix(r.URL.Path, "/ws/")
 	if !ok || id == "" {
