@@ -138,7 +138,7 @@ func niceCeil(v float64) float64 {
 func formatTick(v float64) string {
 	switch {
 	case v >= 10000:
-		return fmt.Sprintf("%.0fk", v/1000)
+		return fmt.Sprintf("%.4gk", v/1000)
 	case v == math.Trunc(v):
 		return fmt.Sprintf("%.0f", v)
 	}

@@ -29,6 +29,17 @@ func (e *engine) runStages(ctx context.Context) (rampEnd, sendEnd time.Time) {
 		wg.Go(func() { e.send(sendCtx, s) })
 	}
 	e.follow(sendCtx)
+	if ctx.Err() == nil {
+		// The stages ran to their end: settle on the last target (the
+		// driver's last tick may fall just short of it).
+		last := e.cfg.Stages[len(e.cfg.Stages)-1].Target
+		want := localShare(last, e.share.proc, e.share.procs)
+		e.target.Store(int64(want))
+		for active := int(e.active.Load()); active > want; active-- {
+			e.active.Store(int64(active - 1))
+			e.release(active - 1)
+		}
+	}
 	wg.Wait()
 	sendEnd = time.Now()
 	e.lingering.Wait()

@@ -204,7 +204,7 @@ func (p part) result(cfg Config, procs int) Result {
 	for room, v := range p.Sends {
 		r.SentPerRoom[roomName(cfg.Room, cfg.Rooms, int(room))] += int64(len(v))
 	}
-	if r.RampSeconds > 0 {
+	if r.RampSeconds > 0 && len(cfg.Stages) == 0 {
 		r.ConnectRate = float64(p.Connected) / r.RampSeconds
 	}
 	if r.SendSeconds > 0 {

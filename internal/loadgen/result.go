@@ -99,9 +99,12 @@ func (r Result) WriteSummary(w io.Writer) error {
 	}
 	fmt.Fprintln(tw)
 	row("clients", "%d connected of %d, %d failed, %d reconnects, %d disconnects", r.Connected, r.Clients, r.ConnectFailures, r.Reconnects, r.Disconnects)
-	if r.ConnectTime.Count == 0 {
+	switch {
+	case r.ConnectTime.Count == 0:
 		row("connect", "n/a (no connection)")
-	} else {
+	case len(r.Settings.Stages) > 0:
+		row("connect", "p50 %.2fms  p99 %.2fms  max %.2fms  (%d connections over the stages %s)", r.ConnectTime.P50, r.ConnectTime.P99, r.ConnectTime.Max, r.ConnectTime.Count, strings.Join(r.Settings.Stages, ","))
+	default:
 		row("connect", "p50 %.2fms  p99 %.2fms  max %.2fms  (%.0f/s over %.1fs)", r.ConnectTime.P50, r.ConnectTime.P99, r.ConnectTime.Max, r.ConnectRate, r.RampSeconds)
 	}
 	if len(r.ConnectsPerURL) > 1 {
