@@ -29,6 +29,8 @@ func ContractMetrics() []string {
 		"loadgen_latency_seconds",
 		"loadgen_connect_duration_seconds",
 		"loadgen_errors_total",
+		"loadgen_disconnects_total",
+		"loadgen_reconnects_total",
 		// Go and process collectors.
 		"process_cpu_seconds_total",
 		"process_resident_memory_bytes",
