@@ -133,9 +133,11 @@ var layout = []rowSpec{
 			[]query{{"sum by (reason) (" + rate("chat_upgrade_failures_total") + ")", "{{reason}}"}}},
 		{"timeseries", "Slow-consumer and idle closes", "Connections closed per second because their outbound queue overflowed (slow_consumer) or they stayed silent past the idle timeout (idle_timeout).", "cps", 8,
 			[]query{{"sum by (reason) (" + rate("chat_connections_closed_total", `reason=~"slow_consumer|idle_timeout"`) + ")", "{{reason}}"}}},
-		{"timeseries", "Load generator errors by kind", "Errors seen by the load generator per second, by kind (loadgen_errors_total).", "cps", 12,
+		{"timeseries", "Load generator errors by kind", "Errors seen by the load generator per second, by kind (loadgen_errors_total). Every fixed kind is exported at 0 from the start, so a healthy run shows flat zero lines, not No data.", "cps", 8,
 			[]query{{"sum by (kind) (" + rate("loadgen_errors_total") + ")", "{{kind}}"}}},
-		{"timeseries", "Messages lost per second", "Messages the load generator expected but never received, per second (loadgen_messages_lost_total).", "cps", 12,
+		{"timeseries", "Panics recovered", "Panics recovered while handling a connection, per instance, over the rate interval (chat_panics_total): each closed one connection with 1011. Anything above 0 is a bug.", "short", 8,
+			[]query{{"sum by (instance) (increase(" + sel("chat_panics_total") + "[$__rate_interval]))", "{{instance}}"}}},
+		{"timeseries", "Messages lost per second", "Messages the load generator expected but never received, per second (loadgen_messages_lost_total).", "cps", 8,
 			[]query{{"sum by (instance) (" + rate("loadgen_messages_lost_total") + ")", "{{instance}}"}}},
 	}},
 	{"Resources", []panelSpec{

@@ -20,6 +20,7 @@ func ContractMetrics() []string {
 		"chat_rooms",
 		"chat_connection_limit",
 		"chat_outbound_queue_bytes",
+		"chat_panics_total",
 		// Load generator.
 		"loadgen_clients_connected",
 		"loadgen_connects_total",

@@ -138,6 +138,27 @@ func TestPrometheusAnswersEveryPanel(t *testing.T) {
 	}
 	t.Logf("%d queries of %d panels answered", len(checks), len(d.Visualisations()))
 
+	// The configuration loads the alerting rules, and each evaluates
+	// without error against the real series.
+	err = poll(30*time.Second, 500*time.Millisecond, func() error {
+		rules, err := prom.rules(ctx)
+		if err != nil {
+			return err
+		}
+		if len(rules) == 0 {
+			return errors.New("no rules loaded")
+		}
+		for _, r := range rules {
+			if r.Health != "ok" {
+				return fmt.Errorf("rule %s: health %q %s", r.Name, r.Health, r.LastError)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("alerting rules: %v", err)
+	}
+
 	t.Run("promtool check metrics", func(t *testing.T) {
 		promtool := requireBinary(t, "/usr/bin/promtool", "prometheus")
 		for _, addr := range []string{serverAddr, loadgenAddr} {
