@@ -3,7 +3,7 @@ package dashboard
 import (
 	"testing"
 
-	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -22,7 +22,7 @@ func TestJobVariableIsScoped(t *testing.T) {
 	}
 	matches := func(name string) bool {
 		for _, mt := range sel {
-			if mt.Name == labels.MetricName && !mt.Matches(name) {
+			if mt.Name == model.MetricNameLabel && !mt.Matches(name) {
 				return false
 			}
 		}
