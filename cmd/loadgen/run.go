@@ -54,7 +54,9 @@ type options struct {
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Errors are reported once, by Run, without the whole usage text;
+	// -h prints the usage.
+	fs.SetOutput(io.Discard)
 	c := &o.cfg
 	c.Duration, c.Settle, c.DialTimeout, c.Backoff = loadgen.DefaultDuration, loadgen.DefaultSettle, loadgen.DefaultDialTimeout, loadgen.DefaultBackoff
 	fs.Var(listFlag{&c.URLs}, "url", "server base `URL`, ws://host:port (clients connect to URL/ws/{id}?room=...); repeat it or give a comma-separated list to spread clients over several servers round-robin (default "+loadgen.DefaultURL+")")
@@ -67,41 +69,28 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&c.Rate, "rate", loadgen.DefaultRate, "messages per second per sender, gaps jittered by ±50% (the server's default limit is 20 per connection, bursts of 40; more gets rate_limited errors)")
 	fs.StringVar(&o.roomRates, "room-rates", "", "per-room sender `rates` instead of -rate, one per room, comma-separated; 0 makes an idle room, e.g. -rooms 3 -room-rates 10,1,0")
 	fs.IntVar(&c.Size, "size", loadgen.DefaultSize, "message text size in `bytes`, at least "+strconv.Itoa(wire.MinPayload)+" (the measurement payload)")
-	fs.Var(durationFlag{&c.Duration}, "duration", "how long senders send, after the ramp-up, e.g. 30s or 5m")
-	fs.Var(durationFlag{&c.Settle}, "settle", "time allowed for in-flight deliveries after the last send (and after a leaving client decides to leave)")
+	fs.Var(durationFlag{&c.Duration}, "duration", "how long senders send after the ramp-up, a `duration` such as 30s or 5m")
+	fs.Var(durationFlag{&c.Settle}, "settle", "`time` allowed for in-flight deliveries after the last send (and after a leaving client decides to leave)")
 	fs.Float64Var(&c.Churn, "churn", 0, "non-sending clients per second that disconnect and come back during the sending phase")
-	fs.StringVar(&c.ChurnMode, "churn-mode", loadgen.ChurnLeave, "how churning clients go: leave (close frame, then a fresh join) or cut (drop the TCP connection, then resume with since and epoch)")
+	fs.StringVar(&c.ChurnMode, "churn-mode", loadgen.ChurnLeave, "how churning clients go, a `mode`: leave (close frame, then a fresh join) or cut (drop the TCP connection, then resume with since and epoch)")
 	fs.BoolVar(&c.Reconnect, "reconnect", false, "clients whose connection is lost reconnect with exponential backoff and resume (since and epoch), trying the next -url")
-	fs.Var(durationFlag{&c.Backoff}, "backoff", "first wait of a reconnecting client; it doubles per failed attempt up to 5s, jittered ±50%")
-	fs.Var(durationFlag{&c.DialTimeout}, "dial-timeout", "limit on TCP connect plus WebSocket handshake per client")
+	fs.Var(durationFlag{&c.Backoff}, "backoff", "first `wait` of a reconnecting client; it doubles per failed attempt up to 5s, jittered ±50%")
+	fs.Var(durationFlag{&c.DialTimeout}, "dial-timeout", "`limit` on TCP connect plus WebSocket handshake per client")
 	fs.StringVar(&o.sourceIPs, "source-ips", "", "comma-separated local `addresses` to connect from (default: automatic, 127.0.0.x when one address has too few ports)")
 	fs.IntVar(&c.ClientsPerProcess, "clients-per-process", 0, "cap on clients per process (default: file-descriptor limit minus headroom)")
 	fs.StringVar(&o.jsonFile, "json", "", "write the summary as JSON to `FILE`")
 	fs.StringVar(&o.outFile, "out", "", "write one row per progress interval to `FILE`: CSV if it ends in .csv, JSON lines otherwise (go run ./cmd/loadplot turns it into an SVG)")
 	o.thresholds.MaxLossPercent = 0
 	fs.Var(percentFlag{&o.thresholds.MaxLossPercent}, "max-loss", "highest acceptable loss, `percent` of expected deliveries (5 and 5% are the same)")
-	fs.Var(durationFlag{&o.thresholds.MaxP99}, "max-p99", "highest acceptable p99 end-to-end latency, e.g. 200ms (default: no limit)")
-	fs.StringVar(&o.minConnected, "min-connected", "100%", "lowest acceptable number of clients that connected, a count (950) or a percentage of -clients (95%)")
-	fs.Int64Var(&o.thresholds.MaxDisconnects, "max-disconnects", 0, "most connections the run may lose while their clients meant to stay (server closes, resets, hang-ups), over the whole run; -1: no limit")
+	fs.Var(durationFlag{&o.thresholds.MaxP99}, "max-p99", "highest acceptable p99 end-to-end `latency`, e.g. 200ms (default: no limit)")
+	fs.StringVar(&o.minConnected, "min-connected", "100%", "lowest acceptable number of clients that connected, a `count` (950) or a percentage of -clients (95%)")
+	fs.Int64Var(&o.thresholds.MaxDisconnects, "max-disconnects", 0, "most connections (`N`) the run may lose while their clients meant to stay (server closes, resets, hang-ups), over the whole run; -1: no limit")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (not of worker processes) to `FILE`, for go tool pprof")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve loadgen_ Prometheus metrics on this `address` while running (default: off); grafana/prometheus.yml scrapes 127.0.0.1:9101")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: loadgen [flags]\n\nSimulates WebSocket chat clients against a server and reports latency and loss.\n"+
-			"Exit status: 0 every threshold holds, 1 a threshold failed, 2 bad flags or the run could not start,\n"+
-			"3 interrupted (no verdict), 4 a worker process failed.\n\nFlags:\n")
-		fs.VisitAll(func(f *flag.Flag) {
-			if hiddenFlags[f.Name] {
-				return
-			}
-			name, usage := flag.UnquoteUsage(f)
-			fmt.Fprintf(stderr, "  -%s %s\n    \t%s", f.Name, name, usage)
-			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" && f.DefValue != "false" && f.DefValue != "0%" {
-				fmt.Fprintf(stderr, " (default %s)", f.DefValue)
-			}
-			fmt.Fprintln(stderr)
-		})
-	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, stderr)
+		}
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -178,6 +167,24 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
+// usage prints the flags, without the hidden ones.
+func usage(fs *flag.FlagSet, stderr io.Writer) {
+	fmt.Fprintf(stderr, "Usage: loadgen [flags]\n\nSimulates WebSocket chat clients against a server and reports latency and loss.\n"+
+		"Exit status: 0 every threshold holds, 1 a threshold failed, 2 bad flags or the run could not start,\n"+
+		"3 interrupted (no verdict), 4 a worker process failed.\n\nFlags:\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		if hiddenFlags[f.Name] {
+			return
+		}
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(stderr, "  -%s %s\n    \t%s", f.Name, name, usage)
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" && f.DefValue != "false" && f.DefValue != "0%" {
+			fmt.Fprintf(stderr, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(stderr)
+	})
+}
+
 // Run runs the load generator with command-line args and returns the exit
 // status. Progress goes to stderr, the summary to stdout.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -186,7 +193,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitPass
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		fmt.Fprintf(stderr, "loadgen: %v (loadgen -h lists the flags)\n", err)
 		return exitNoRun
 	}
 	cfg := o.cfg
