@@ -8,6 +8,7 @@ import (
 
 	"github.com/chatplatform/chat/internal/hub"
 	"github.com/chatplatform/chat/internal/loadgen"
+	"github.com/chatplatform/chat/internal/loadgen/chattest"
 	"github.com/chatplatform/chat/internal/server"
 	"github.com/chatplatform/chat/internal/servertest"
 	"go.uber.org/zap/zaptest"
@@ -178,4 +179,16 @@ func TestRoomRates(t *testing.T) {
 	if r.Expected != 10*r.Sent {
 		t.Errorf("expected %d, want the 10 members of each room x %d sent", r.Expected, r.Sent)
 	}
+}
+
+// TestWorkerProcessesFollowStages runs stages over three processes: each
+// follows its share of the targets from a common start.
+func TestWorkerProcessesFollowStages(t *testing.T) {
+	s := chattest.Start(t, nil)
+	r := run(t, loadgen.Config{URL: s.URL, Senders: 3, Rate: 10, Settle: time.Second, ClientsPerProcess: 10,
+		Stages: []loadgen.Stage{{Duration: time.Second, Target: 24}, {Duration: time.Second, Target: 24}, {Duration: 500 * time.Millisecond, Target: 0}}})
+	if r.Processes != 3 || r.Connected != 24 || r.Disconnects != 0 || r.Sent != s.Messages() {
+		t.Errorf("processes %d connected %d disconnects %d sent %d (server got %d)", r.Processes, r.Connected, r.Disconnects, r.Sent, s.Messages())
+	}
+	checkNoLoss(t, r)
 }
