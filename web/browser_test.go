@@ -73,7 +73,19 @@ type page struct {
 // script has run.
 func openPage(t *testing.T, browser context.Context, name, url string) *page {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	return openPageIn(t, browser, name, url, chromedp.WithNewBrowserContext())
+}
+
+// openTab opens url in another tab of sibling's browser context, sharing
+// its storage as a second tab of one person's browser does.
+func openTab(t *testing.T, sibling *page, name, url string) *page {
+	t.Helper()
+	return openPageIn(t, sibling.ctx, name, url)
+}
+
+func openPageIn(t *testing.T, parent context.Context, name, url string, opts ...chromedp.ContextOption) *page {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(parent, opts...)
 	p := &page{t: t, name: name, ctx: ctx}
 	console := chromedp.Console(ctx)
 	done := make(chan struct{})

@@ -1,47 +1,73 @@
-// Chat client: one WebSocket per joined room, speaking wire protocol v1.
+// Chat client: one WebSocket per joined room, speaking wire protocol v1 with
+// the chat.v1 subprotocol.
 //
 // Outgoing: every text frame is a chat message. Incoming: one JSON event per
 // frame (welcome, connection, disconnection, message, presence, error).
-// User-supplied text is only ever written with textContent.
+// User-supplied text is only ever written with textContent; links in it are
+// made with createElement after URL parsing allowed their scheme.
 
 const NAME_MAX = 32; // client_id and room limit, in Unicode code points
 const DEFAULT_ROOM = "general";
+const SUBPROTOCOL = "chat.v1"; // asks the server for welcome, presence and error events
 const DEFAULT_MAX_BYTES = 4096; // until the server's welcome says otherwise
 const BACKOFF_BASE_MS = 1000; // first reconnect waits 0.5 to 1 s
 const BACKOFF_MAX_MS = 30000; // delays stop doubling here
+const REFUSAL_CHECK_MS = 5000; // longest wait for the plain-HTTP answer that explains a failed upgrade
+const SOCKET_FAIL_LIMIT = 3; // upgrades the server would accept but that still fail, before the page stops
+const ERROR_CLOSE_LIMIT = 3; // error closes in a row (1011, 1008, 4001...) before the page stops
+const STABLE_MS = 60000; // a connection open this long resets the error-close count
 const MAX_RENDERED = 1000; // message rows kept per room; older ones are dropped
 const STICK_PX = 80; // "at the bottom" slack for auto-scroll
+const GROUP_MS = 5 * 60 * 1000; // messages of one sender this close share one name and time
+const TAB_BEAT_MS = 30000; // how often a joined tab renews its name in the tab registry
+const TAB_FRESH_MS = 150000; // registry entries older than this belong to tabs that are gone
 
-const CLOSE_REASONS = {
-  1001: "the server is shutting down",
-  1002: "protocol error",
-  1003: "binary frame refused",
-  1007: "invalid text",
-  1008: "rate limit exceeded",
-  1009: "message too big",
-  4000: "idle timeout",
-  4001: "connection too slow",
+// Close codes: what the page says, and what it does. retry: reconnect with
+// backoff; error: counts towards ERROR_CLOSE_LIMIT; token: a new sign-in
+// token is needed.
+const CLOSES = {
+  1000: { why: "the server closed the connection", retry: true },
+  1001: { why: "the server is shutting down", retry: true },
+  1002: { why: "protocol error", retry: true, error: true },
+  1003: { why: "binary frame refused", retry: true, error: true },
+  1007: { why: "invalid text", retry: true, error: true },
+  1008: { why: "rate limit exceeded", retry: true, error: true },
+  1009: { why: "message too big", retry: true, error: true },
+  1011: { why: "internal server error", retry: true, error: true },
+  4000: { why: "idle timeout", retry: true },
+  4001: { why: "connection too slow", retry: true, error: true },
+  4002: { why: "your sign-in token expired", token: true },
 };
 
 const $ = (id) => document.getElementById(id);
 const el = {
+  app: $("app"),
   status: $("status"),
   statusText: $("status-text"),
   statusLive: $("status-live"),
   retry: $("retry-btn"),
+  connNote: $("conn-note"),
+  roomToggle: $("room-toggle"),
+  membersToggle: $("members-toggle"),
+  membersToggleCount: $("members-toggle-count"),
   joinForm: $("join-form"),
   username: $("username"),
+  nameHint: $("name-hint"),
   room: $("room"),
+  tokenField: $("token-field"),
+  token: $("token"),
   connect: $("connect-btn"),
   leave: $("leave-btn"),
   joinError: $("join-error"),
   messages: $("messages"),
   emptyHint: $("empty-hint"),
+  newMsgs: $("new-msgs"),
   sendForm: $("send-form"),
   input: $("messageInput"),
   send: $("send-btn"),
   counter: $("byte-counter"),
   sendError: $("send-error"),
+  online: $("online"),
   memberCount: $("member-count"),
   members: $("members"),
   more: $("members-more"),
@@ -50,27 +76,43 @@ const el = {
 
 const encoder = new TextEncoder();
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const fullTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+const fullTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", year: "numeric", month: "long", day: "numeric" });
 
-// Per-room memory: the last message seq seen and the rendered rows, so
-// switching back to a room resumes it where it was left.
-// room name -> { lastSeq: number|null, rows: Node[] }
+// Per-room memory, so that switching back to a room or reconnecting resumes
+// it where it was left. room name -> {
+//   lastSeq: number|null  last message seq shown (null: never joined)
+//   epoch: string|null    the room history's epoch from the last welcome
+//   joined: boolean       the own join notice was shown once already
+//   rows: Node[]          rendered rows
+//   lastDay: string       local day ("YYYY-MM-DD") of the last dated row
+//   group: {sender, at}|null  the message group the next message may join
+// }
 const rooms = new Map();
 
 const state = {
   phase: "disconnected", // disconnected | connecting | connected | reconnecting
   user: "",
   room: "",
+  token: "", // sign-in token, kept in memory only
   ws: null,
+  joinId: 0, // changes with every join and leave, so late answers are ignored
   attempt: 0, // failed attempts since the last welcome
+  socketFails: 0, // upgrades that failed although the server would accept them
+  errorCloses: 0, // error closes in a row
   retryAt: 0,
+  retryWhy: "",
   retryTimer: 0,
   countdownTimer: 0,
   maxBytes: DEFAULT_MAX_BYTES,
   // Online list: a multiset of names (one name may hold several connections).
   members: new Map(),
   memberCount: 0,
-  ownJoinPending: false,
+  welcomed: false, // this connection had its welcome
+  ownJoinPending: false, // the own join notice of this connection is still to come
+  firstJoin: false, // this connection is the page's first to its room
+  replayUntil: null, // seq of the last replayed message, while a replay is under way
+  unread: [], // rows of others' messages not seen yet, oldest first
 };
 
 // validateName returns an error message, or "" when name is acceptable as a
@@ -91,7 +133,7 @@ export function validateName(name, what) {
 function roomMemory(room) {
   let m = rooms.get(room);
   if (!m) {
-    m = { lastSeq: null, rows: [] };
+    m = { lastSeq: null, epoch: null, joined: false, rows: [], lastDay: "", group: null };
     rooms.set(room, m);
   }
   return m;
@@ -99,18 +141,23 @@ function roomMemory(room) {
 
 // ---- status and controls ----
 
-function setPhase(phase, text, announce) {
+function setPhase(phase, text, announce, retryLabel) {
   state.phase = phase;
   el.status.dataset.state = phase;
   el.statusText.textContent = text;
   if (announce) el.statusLive.textContent = announce;
   const live = phase === "connected";
   const active = phase !== "disconnected";
+  el.app.dataset.joined = active ? "true" : "false";
   el.input.disabled = !live;
   el.username.disabled = active;
   el.leave.hidden = !active;
   el.connect.textContent = active ? "Switch room" : "Connect";
-  el.retry.hidden = phase !== "reconnecting";
+  // Retry: "Retry now" while a reconnect is scheduled, or "Retry" after
+  // the page stopped on a failure that may pass.
+  el.retry.hidden = phase !== "reconnecting" && !retryLabel;
+  el.retry.textContent = retryLabel || "Retry now";
+  if (!active) setFolded(el.joinForm, el.roomToggle, false);
   updateCounter();
   updateConnectButton();
 }
@@ -121,7 +168,7 @@ function updateConnectButton() {
     return;
   }
   const wanted = el.room.value.trim() || DEFAULT_ROOM;
-  el.connect.disabled = wanted === state.room;
+  el.connect.disabled = wanted === state.room && el.token.value === state.token;
 }
 
 function updateCounter() {
@@ -140,6 +187,64 @@ function updateCounter() {
   el.send.disabled = state.phase !== "connected" || over || text.trim() === "";
 }
 
+// fitInput grows the message field with its text, up to the CSS max-height.
+function fitInput() {
+  el.input.style.height = "auto";
+  el.input.style.height = `${el.input.scrollHeight + el.input.offsetHeight - el.input.clientHeight}px`;
+}
+
+// setNote shows or clears the line under the header that explains a
+// connection problem the page keeps working around.
+function setNote(text) {
+  el.connNote.textContent = text;
+  el.connNote.hidden = text === "";
+}
+
+// ---- phone layout: folding panels ----
+
+// setFolded opens (or folds) a panel that the phone layout folds away once
+// connected; on wide screens the CSS ignores the fold.
+function setFolded(panel, toggle, open) {
+  panel.classList.toggle("unfolded", open);
+  toggle.setAttribute("aria-expanded", open ? "true" : "false");
+}
+
+el.roomToggle.addEventListener("click", () => {
+  const open = !el.joinForm.classList.contains("unfolded");
+  setFolded(el.joinForm, el.roomToggle, open);
+  if (open) el.room.focus();
+});
+el.membersToggle.addEventListener("click", () => {
+  const open = !el.online.classList.contains("unfolded");
+  setFolded(el.online, el.membersToggle, open);
+  if (open) el.online.querySelector("summary").focus();
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape") return;
+  if (el.online.classList.contains("unfolded")) {
+    setFolded(el.online, el.membersToggle, false);
+    el.membersToggle.focus();
+  } else if (el.joinForm.classList.contains("unfolded") && state.phase !== "disconnected") {
+    setFolded(el.joinForm, el.roomToggle, false);
+    el.roomToggle.focus();
+  }
+});
+
+// With a phone's keyboard open, the visual viewport is what is left: the
+// page takes its height so that the composer stays in view.
+if (window.visualViewport) {
+  const vv = window.visualViewport;
+  const fit = () => {
+    const stick = isNearBottom();
+    if (Math.abs(vv.scale - 1) < 0.01) {
+      document.documentElement.style.setProperty("--viewport-height", `${Math.round(vv.height)}px`);
+    }
+    if (stick) scrollToBottom();
+  };
+  vv.addEventListener("resize", fit);
+  fit();
+}
+
 // ---- rendering ----
 
 function isNearBottom() {
@@ -150,6 +255,30 @@ function isNearBottom() {
 function scrollToBottom() {
   el.messages.scrollTop = el.messages.scrollHeight;
 }
+
+function dayKey(d) {
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
+
+// dayLabel names a local day: "Today", "Yesterday" or its date.
+function dayLabel(key) {
+  const now = new Date();
+  if (key === dayKey(now)) return "Today";
+  const y = new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1);
+  if (key === dayKey(y)) return "Yesterday";
+  const [yy, mm, dd] = key.split("-").map(Number);
+  return dayFormat.format(new Date(yy, mm - 1, dd));
+}
+
+// relabelDays keeps "Today" and "Yesterday" true after midnight.
+function relabelDays() {
+  for (const t of el.messages.querySelectorAll(".day-sep time")) {
+    const label = dayLabel(t.dateTime);
+    if (t.textContent !== label) t.textContent = label;
+  }
+}
+setInterval(relabelDays, 60000);
 
 function timeElement(ts) {
   const t = document.createElement("time");
@@ -164,18 +293,90 @@ function timeElement(ts) {
   return t;
 }
 
-function append(row, force) {
+function validDate(ts) {
+  const d = new Date(ts);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+function append(row, force, date) {
   const stick = force || isNearBottom();
   el.emptyHint.hidden = true;
-  el.messages.append(row);
   const mem = roomMemory(state.room);
-  mem.rows.push(row);
+  const rows = [row];
+  if (date) {
+    const key = dayKey(date);
+    if (key !== mem.lastDay) {
+      mem.lastDay = key;
+      mem.group = null;
+      const sep = document.createElement("h3");
+      sep.className = "day-sep";
+      const t = document.createElement("time");
+      t.dateTime = key;
+      t.textContent = dayLabel(key);
+      sep.append(t);
+      rows.unshift(sep);
+    }
+  }
+  el.messages.append(...rows);
+  mem.rows.push(...rows);
   while (mem.rows.length > MAX_RENDERED) mem.rows.shift().remove();
   if (stick) scrollToBottom();
 }
 
-function renderMessage(ev) {
+// URL_RE finds http and https URLs in text; what it finds is still parsed
+// with URL before it becomes a link.
+const URL_RE = /\bhttps?:\/\/[^\s<>"]+/gi;
+
+// trimURL drops punctuation that ends a sentence rather than the URL, and a
+// closing bracket that has no opening one inside the URL.
+function trimURL(s) {
+  for (;;) {
+    const last = s.at(-1);
+    if (/[.,;:!?'*]/.test(last)) {
+      s = s.slice(0, -1);
+    } else if ((last === ")" && count(s, "(") < count(s, ")")) || (last === "]" && count(s, "[") < count(s, "]"))) {
+      s = s.slice(0, -1);
+    } else {
+      return s;
+    }
+  }
+}
+
+function count(s, c) {
+  return s.split(c).length - 1;
+}
+
+// linkify returns text as nodes: text nodes, and for every http or https
+// URL an <a> that opens it in a new tab without access to this page.
+function linkify(text) {
+  const frag = document.createDocumentFragment();
+  let at = 0;
+  for (const m of text.matchAll(URL_RE)) {
+    const raw = trimURL(m[0]);
+    let url = null;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = null;
+    }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) continue;
+    if (m.index > at) frag.append(document.createTextNode(text.slice(at, m.index)));
+    const a = document.createElement("a");
+    a.textContent = raw;
+    a.rel = "noopener noreferrer";
+    a.target = "_blank";
+    a.href = url.href;
+    frag.append(a);
+    at = m.index + raw.length;
+  }
+  if (at < text.length) frag.append(document.createTextNode(text.slice(at)));
+  return frag;
+}
+
+function renderMessage(ev, countUnread) {
   const own = ev.client_id === state.user;
+  const mem = roomMemory(state.room);
+  const date = validDate(ev.timestamp);
   const row = document.createElement("article");
   row.className = own ? "msg own" : "msg";
   if (typeof ev.seq === "number") row.dataset.seq = String(ev.seq);
@@ -194,9 +395,18 @@ function renderMessage(ev) {
   meta.append(" ", timeElement(ev.timestamp));
   const body = document.createElement("p");
   body.className = "text";
-  body.textContent = ev.message;
+  body.append(linkify(String(ev.message ?? "")));
   row.append(meta, body);
-  append(row, own);
+  append(row, own, date);
+  // A message close after the previous one from the same sender joins its
+  // group: name and time are shown once (they stay for screen readers).
+  const g = mem.group;
+  if (g && date && g.sender === ev.client_id && date - g.at >= 0 && date - g.at < GROUP_MS) {
+    row.classList.add("cont");
+    row.title = fullTimeFormat.format(date);
+  }
+  mem.group = date ? { sender: ev.client_id, at: date.getTime() } : null;
+  if (countUnread && !own) addUnread(row);
 }
 
 // notice adds a one-line event (join, leave, error, local note) to the log.
@@ -208,8 +418,62 @@ function notice(kind, text, ts) {
   span.textContent = text;
   row.append(span);
   if (ts) row.append(" ", timeElement(ts));
-  append(row, false);
+  append(row, false, ts ? validDate(ts) : null);
+  roomMemory(state.room).group = null;
 }
+
+// ---- unread messages ----
+
+// addUnread counts row as unread until it has been in view in a visible
+// tab, marks where the unread ones start, and offers a jump to the newest.
+function addUnread(row) {
+  const first = state.unread.length === 0;
+  state.unread.push(row);
+  markRead();
+  if (first && state.unread[0] === row) {
+    for (const line of el.messages.querySelectorAll(".unread-line")) line.remove();
+    const line = document.createElement("div");
+    line.className = "unread-line";
+    line.setAttribute("aria-hidden", "true");
+    line.textContent = "New messages";
+    row.before(line);
+    row.classList.remove("cont"); // the line splits the group: show the name again
+  }
+}
+
+// markRead drops the unread messages the reader can see, oldest first, and
+// updates the title and the "new messages" button.
+function markRead() {
+  if (!document.hidden) {
+    const bottom = el.messages.getBoundingClientRect().bottom;
+    while (state.unread.length > 0) {
+      const row = state.unread[0];
+      if (row.isConnected && row.getBoundingClientRect().top + 8 > bottom) break;
+      state.unread.shift();
+    }
+  }
+  const n = state.unread.length;
+  el.newMsgs.hidden = n === 0 || isNearBottom();
+  el.newMsgs.textContent = n === 1 ? "1 new message ↓" : `${n} new messages ↓`;
+  updateTitle();
+}
+
+function updateTitle() {
+  const n = state.unread.length;
+  const base = state.room ? `${state.room} · Chat` : "Chat";
+  document.title = n > 0 ? `(${n}) ${base}` : base;
+}
+
+el.messages.addEventListener("scroll", markRead, { passive: true });
+document.addEventListener("visibilitychange", markRead);
+window.addEventListener("focus", markRead);
+el.newMsgs.addEventListener("click", () => {
+  scrollToBottom();
+  markRead();
+  el.messages.focus();
+});
+
+// ---- online list ----
 
 function renderMembers() {
   el.members.replaceChildren();
@@ -242,6 +506,7 @@ function renderMembers() {
   el.more.hidden = extra <= 0;
   el.more.textContent = extra > 0 ? `and ${extra} more` : "";
   el.memberCount.textContent = state.memberCount > 0 ? `(${state.memberCount})` : "";
+  el.membersToggleCount.textContent = el.memberCount.textContent;
 }
 
 function addMember(name, delta) {
@@ -262,16 +527,26 @@ function showRoom(room) {
   el.emptyHint.textContent = "No messages yet.";
   el.messages.removeAttribute("aria-busy");
   scrollToBottom();
+  state.unread = [];
   el.title.textContent = `Chat · ${room}`;
-  document.title = `${room} · Chat`;
+  markRead();
 }
 
 // ---- connection ----
 
-function wsURL(user, room, since) {
+function wsURL(user, room) {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  let url = `${proto}//${location.host}/ws/${encodeURIComponent(user)}?room=${encodeURIComponent(room)}`;
-  if (since !== null) url += `&since=${since}`;
+  return `${proto}//${location.host}/ws/${encodeURIComponent(user)}?room=${encodeURIComponent(room)}`;
+}
+
+// connectURL is the URL of the next connection to the current room: on a
+// first join since=0 (the server replays what it keeps), later the last
+// seq shown and, when the server named one, the history's epoch.
+function connectURL() {
+  const mem = roomMemory(state.room);
+  let url = `${wsURL(state.user, state.room)}&since=${mem.lastSeq ?? 0}`;
+  if (mem.lastSeq !== null && mem.epoch) url += `&epoch=${encodeURIComponent(mem.epoch)}`;
+  if (state.token) url += `&token=${encodeURIComponent(state.token)}`;
   return url;
 }
 
@@ -283,15 +558,26 @@ function open() {
     old.close();
   }
   const mem = roomMemory(state.room);
-  const ws = new WebSocket(wsURL(state.user, state.room, mem.lastSeq));
+  const ws = new WebSocket(connectURL(), [SUBPROTOCOL]);
   state.ws = ws;
+  state.welcomed = false;
+  state.ownJoinPending = false;
+  state.firstJoin = mem.lastSeq === null;
+  state.replayUntil = null;
   let opened = false;
+  let openedAt = 0;
+  const joinId = state.joinId;
   const retrying = state.phase === "reconnecting";
   setPhase("connecting", retrying ? "Reconnecting…" : "Connecting…", retrying ? "" : "Connecting");
 
   ws.onopen = () => {
     if (state.ws !== ws) return;
     opened = true;
+    openedAt = Date.now();
+    state.ownJoinPending = true;
+    state.socketFails = 0;
+    state.retryWhy = "";
+    setNote("");
     setPhase("connected", `Connected to ${state.room} as ${state.user}`, `Connected to ${state.room}`);
   };
   ws.onmessage = (e) => {
@@ -307,60 +593,175 @@ function open() {
   ws.onclose = (e) => {
     if (state.ws !== ws) return; // a socket we already abandoned
     state.ws = null;
-    if (opened) {
-      const why = CLOSE_REASONS[e.code];
-      notice("local", why ? `Connection lost: ${why}.` : "Connection lost.");
-    }
+    endReplay();
     state.members.clear();
     state.memberCount = 0;
     renderMembers();
-    scheduleReconnect();
-    if (!opened) checkRefusal(ws);
+    if (opened) {
+      if (Date.now() - openedAt >= STABLE_MS) state.errorCloses = 0;
+      onClose(e.code);
+      return;
+    }
+    // Closed before it opened: the browser does not tell why. Ask the
+    // server over plain HTTP, then decide.
+    setPhase("reconnecting", "Connection failed, checking why…", "");
+    checkRefusal(ws.url).then((answer) => {
+      if (state.joinId !== joinId || state.ws !== null || state.phase !== "reconnecting") return;
+      onRefusal(answer);
+    });
   };
 }
 
-// checkRefusal asks the server over plain HTTP why an upgrade failed: a
-// browser WebSocket cannot see the HTTP 400 reason. When the server refuses
-// the name or room, retrying cannot help, so the page stops and says why.
-async function checkRefusal(ws) {
-  let reason = "";
-  try {
-    const r = await fetch(ws.url.replace(/^ws/, "http"), { cache: "no-store" });
-    if (r.status === 400) reason = (await r.text()).trim();
-  } catch {
-    return; // server unreachable: keep retrying
+// onClose decides what follows the close of an open connection.
+function onClose(code) {
+  const c = CLOSES[code];
+  notice("local", c ? `Connection lost: ${c.why}.` : "Connection lost.");
+  if (c && c.token) {
+    if (el.token.value.trim() !== state.token) {
+      state.token = el.token.value.trim();
+      scheduleReconnect();
+      return;
+    }
+    askForToken("Your sign-in token expired. Paste a new one and press Connect.");
+    return;
   }
-  if (!/^bad (client_id|room)\b/.test(reason) || state.phase !== "reconnecting" || state.ws !== null) return;
-  if (!ws.url.startsWith(wsURL(state.user, state.room, null))) return; // another room by now
+  if (c && c.error) {
+    state.errorCloses++;
+    if (state.errorCloses >= ERROR_CLOSE_LIMIT) {
+      stop(`The connection keeps being closed by the server (${c.why}), ${state.errorCloses} times in a row. Press Retry to try again.`, true);
+      return;
+    }
+    state.attempt = Math.max(state.attempt, state.errorCloses + 1);
+  } else {
+    state.errorCloses = 0;
+  }
+  scheduleReconnect();
+}
+
+// checkRefusal asks the server over plain HTTP why an upgrade failed: a
+// browser WebSocket cannot see the HTTP status of a refused upgrade. The
+// server runs the upgrade's checks on a plain GET of the same URL and
+// answers 400, 401, 403 or 503 with a plain-text reason, or 426 when it
+// would accept. The answer is {status, reason}, status 0 when the server
+// could not be reached.
+async function checkRefusal(url) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), REFUSAL_CHECK_MS);
+  try {
+    // Without credentials the browser takes a connection of its own rather
+    // than reusing one that served the page (which would reach the page
+    // server, not the upgrade's checks).
+    const r = await fetch(url.replace(/^ws/, "http"), { cache: "no-store", credentials: "omit", signal: abort.signal });
+    const reason = (await r.text()).trim().slice(0, 300);
+    return { status: r.status, reason };
+  } catch {
+    return { status: 0, reason: "" };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// onRefusal turns the server's answer to a failed upgrade into a sentence
+// and a retry policy: a refusal that will not change stops the page.
+function onRefusal({ status, reason }) {
+  const mem = roomMemory(state.room);
+  switch (status) {
+    case 400:
+      if (/^bad (since|epoch)\b/.test(reason)) {
+        // The server cannot resume from where this page was: join afresh.
+        mem.lastSeq = null;
+        mem.epoch = null;
+        scheduleReconnect();
+        return;
+      }
+      if (!/^bad (room|client_id)\b/.test(reason)) {
+        break; // not about the name or room: retry with backoff
+      }
+      {
+        const field = /^bad room\b/.test(reason) ? el.room : /^bad client_id\b/.test(reason) ? el.username : null;
+        stop(`The server refused to connect: ${reason}.`, false, field);
+      }
+      return;
+    case 401:
+      askForToken(`This server needs a valid sign-in token (${reason || "unauthorized"}). Paste your token and press Connect.`);
+      return;
+    case 403:
+      stop(`The server does not let you in: ${reason || "forbidden"}.`, false, el.room);
+      return;
+    case 503:
+      state.retryWhy = "Server busy.";
+      setNote(`The server is full or shutting down (${reason || "unavailable"}); the page keeps trying.`);
+      scheduleReconnect();
+      return;
+    case 426:
+      // The server would accept this very request, yet the WebSocket fails.
+      state.socketFails++;
+      if (state.socketFails >= SOCKET_FAIL_LIMIT) {
+        stop("The server accepts this name and room, but the WebSocket connection itself fails: " +
+          "a proxy may be blocking WebSockets, or the server does not accept this page's origin. Press Retry to try again.", true);
+        return;
+      }
+      break;
+  }
+  scheduleReconnect();
+}
+
+// stop ends the attempts to connect and says why, in the join form (focus
+// goes to field when given); with retry the status offers a Retry button.
+function stop(message, retry, field) {
   closeSocket();
-  setPhase("disconnected", "Disconnected", "Disconnected");
-  el.joinError.textContent = `The server refused to connect: ${reason}.`;
+  setNote("");
+  setPhase("disconnected", "Disconnected", "Disconnected", retry ? "Retry" : "");
+  el.joinError.textContent = message;
+  if (field) {
+    field.setAttribute("aria-invalid", "true");
+    field.focus();
+  }
+}
+
+function askForToken(message) {
+  stop(message, false);
+  el.tokenField.hidden = false;
+  el.token.setAttribute("aria-invalid", "true");
+  el.token.focus();
 }
 
 function handleEvent(ev) {
+  if (ev.type !== "message") endReplay();
   switch (ev.type) {
     case "welcome":
       onWelcome(ev);
       break;
     case "message": {
       const mem = roomMemory(state.room);
+      let replayed = false;
       if (typeof ev.seq === "number") {
         if (mem.lastSeq !== null && ev.seq <= mem.lastSeq) return; // already shown
         mem.lastSeq = ev.seq;
+        replayed = state.replayUntil !== null;
+        if (replayed && ev.seq >= state.replayUntil) endReplay();
       }
-      renderMessage(ev);
+      // History shown on a first join is not "new"; what was missed while
+      // away is.
+      renderMessage(ev, !(replayed && state.firstJoin));
       break;
     }
-    case "connection":
-      if (ev.client_id === state.user && state.ownJoinPending) {
-        state.ownJoinPending = false; // already counted from welcome
+    case "connection": {
+      const own = ev.client_id === state.user && state.ownJoinPending;
+      if (own) {
+        state.ownJoinPending = false;
+        if (!state.welcomed) addMember(ev.client_id, 1); // else already counted from welcome
       } else {
         addMember(ev.client_id, 1);
       }
       if (typeof ev.member_count === "number") state.memberCount = ev.member_count;
       renderMembers();
+      const mem = roomMemory(state.room);
+      if (own && mem.joined) break; // "you joined" only on the first join of a room
+      if (own) mem.joined = true;
       notice("join", ev.message || `${ev.client_id} joined the chat`, ev.timestamp);
       break;
+    }
     case "disconnection":
       addMember(ev.client_id, -1);
       if (typeof ev.member_count === "number") state.memberCount = ev.member_count;
@@ -379,24 +780,50 @@ function handleEvent(ev) {
 
 function onWelcome(ev) {
   state.attempt = 0;
+  state.welcomed = true;
+  state.retryWhy = "";
+  setNote("");
   if (typeof ev.max_message_bytes === "number" && ev.max_message_bytes > 0) {
     state.maxBytes = ev.max_message_bytes;
   }
   const mem = roomMemory(state.room);
   const seq = typeof ev.seq === "number" ? ev.seq : null;
-  if (mem.lastSeq === null) {
-    mem.lastSeq = seq;
-  } else if (seq !== null && (ev.gap || seq < mem.lastSeq)) {
-    mem.lastSeq = seq;
-    notice("gap", "Some messages could not be recovered while you were away.", ev.timestamp);
+  const epoch = typeof ev.epoch === "string" && ev.epoch !== "" ? ev.epoch : null;
+  if (state.firstJoin) {
+    // Asked with since=0: the kept messages follow. A gap here only means
+    // that older ones are not kept.
+    mem.lastSeq = 0;
+    if (ev.gap) notice("history", "Older messages are not shown.");
+  } else {
+    // A resume. Another epoch, or a seq below ours (a restarted server
+    // that names no epoch), is another history: what it replays is new.
+    const reset = (epoch !== null && mem.epoch !== null && epoch !== mem.epoch) || (seq !== null && seq < mem.lastSeq);
+    if (reset) {
+      mem.lastSeq = 0;
+      mem.group = null;
+      notice("gap", "The room's history was reset on the server: messages sent while you were away could not be recovered.", ev.timestamp);
+    } else if (ev.gap) {
+      notice("gap", "Some messages could not be recovered while you were away.", ev.timestamp);
+    }
+  }
+  mem.epoch = epoch;
+  if (seq !== null && seq > mem.lastSeq) {
+    // The replay up to seq follows; a screen reader hears it as one batch.
+    state.replayUntil = seq;
+    el.messages.setAttribute("aria-busy", "true");
   }
   state.members.clear();
   for (const name of Array.isArray(ev.members) ? ev.members : []) addMember(String(name), 1);
   if (!state.members.has(state.user)) addMember(state.user, 1);
-  state.ownJoinPending = true;
   state.memberCount = typeof ev.member_count === "number" ? ev.member_count : 0;
   renderMembers();
   updateCounter();
+}
+
+function endReplay() {
+  if (state.replayUntil === null) return;
+  state.replayUntil = null;
+  el.messages.removeAttribute("aria-busy");
 }
 
 function backoffDelay(attempt) {
@@ -419,7 +846,7 @@ function scheduleReconnect() {
 
 function countdownText() {
   const s = Math.max(1, Math.ceil((state.retryAt - Date.now()) / 1000));
-  return `Reconnecting in ${s}s`;
+  return state.retryWhy ? `${state.retryWhy} Reconnecting in ${s}s` : `Reconnecting in ${s}s`;
 }
 
 function clearTimers() {
@@ -432,9 +859,11 @@ function clearTimers() {
 // closeSocket ends the current connection on purpose; no reconnect follows.
 function closeSocket() {
   clearTimers();
+  state.joinId++;
   const ws = state.ws;
   state.ws = null;
   if (ws) ws.close(1000, "bye");
+  endReplay();
   state.members.clear();
   state.memberCount = 0;
   renderMembers();
@@ -444,25 +873,126 @@ function join(user, room) {
   closeSocket();
   state.user = user;
   state.room = room;
+  state.token = el.token.value.trim();
   state.attempt = 0;
+  state.socketFails = 0;
+  state.errorCloses = 0;
+  state.retryWhy = "";
+  setNote("");
+  el.joinError.textContent = "";
+  el.nameHint.textContent = "";
+  el.token.setAttribute("aria-invalid", "false");
   showRoom(room);
   const url = new URL(location.href);
   url.searchParams.set("room", room);
   history.replaceState(null, "", url);
-  try {
-    localStorage.setItem("chat.username", user);
-  } catch {
-    // storage may be unavailable (private mode); the name is just not remembered
-  }
+  rememberName(user);
   open();
 }
 
 function leave() {
   closeSocket();
   if (state.room) notice("local", `You left ${state.room}.`);
+  setNote("");
   setPhase("disconnected", "Disconnected", "Disconnected");
+  forgetTab();
   el.username.focus();
 }
+
+// ---- a distinct name per tab ----
+//
+// Open tabs of this page register the name they joined with in
+// localStorage (renewed while joined, removed when the tab goes away). A new
+// tab suggests the last name used, or, when a live tab holds it, that name
+// with a suffix ("ana-2"), and says so. A reloaded tab keeps its own name
+// (sessionStorage).
+
+const TABS_KEY = "chat.tabs";
+const TAB_ID = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+let tabBeat = 0;
+
+function storage(kind) {
+  try {
+    return kind === "session" ? window.sessionStorage : window.localStorage;
+  } catch {
+    return null; // storage may be unavailable (private mode): names are just not remembered
+  }
+}
+
+function readTabs() {
+  try {
+    const v = JSON.parse(storage("local")?.getItem(TABS_KEY) || "{}");
+    return v && typeof v === "object" ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+function writeTab(name) {
+  const tabs = readTabs();
+  const now = Date.now();
+  for (const [id, t] of Object.entries(tabs)) {
+    if (!t || typeof t.at !== "number" || now - t.at > TAB_FRESH_MS) delete tabs[id];
+  }
+  if (name) tabs[TAB_ID] = { name, at: now };
+  else delete tabs[TAB_ID];
+  try {
+    storage("local")?.setItem(TABS_KEY, JSON.stringify(tabs));
+  } catch {
+    // full or unavailable storage: other tabs just cannot see this name
+  }
+}
+
+function namesInOtherTabs() {
+  const now = Date.now();
+  const names = new Set();
+  for (const [id, t] of Object.entries(readTabs())) {
+    if (id !== TAB_ID && t && typeof t.name === "string" && typeof t.at === "number" && now - t.at <= TAB_FRESH_MS) names.add(t.name);
+  }
+  return names;
+}
+
+function rememberName(user) {
+  try {
+    storage("local")?.setItem("chat.username", user);
+    storage("session")?.setItem("chat.username", user);
+  } catch {
+    // not remembered
+  }
+  writeTab(user);
+  clearInterval(tabBeat);
+  tabBeat = setInterval(() => writeTab(state.user), TAB_BEAT_MS);
+}
+
+function forgetTab() {
+  clearInterval(tabBeat);
+  tabBeat = 0;
+  writeTab(null);
+}
+
+// suggestName returns the name to prefill in this tab and, when another
+// tab holds the remembered one, that name.
+function suggestName() {
+  let saved = "";
+  try {
+    saved = storage("session")?.getItem("chat.username") || storage("local")?.getItem("chat.username") || "";
+  } catch {
+    saved = "";
+  }
+  if (!saved) return { name: "", taken: "" };
+  const used = namesInOtherTabs();
+  if (!used.has(saved)) return { name: saved, taken: "" };
+  for (let n = 2; ; n++) {
+    const suffix = `-${n}`;
+    const name = [...saved].slice(0, NAME_MAX - suffix.length).join("") + suffix;
+    if (!used.has(name)) return { name, taken: saved };
+  }
+}
+
+window.addEventListener("pagehide", () => writeTab(null));
+window.addEventListener("pageshow", (e) => {
+  if (e.persisted && state.phase !== "disconnected") writeTab(state.user);
+});
 
 // ---- user input ----
 
@@ -481,20 +1011,46 @@ el.joinForm.addEventListener("submit", (e) => {
   }
   el.room.value = room;
   join(user, room);
+  setFolded(el.joinForm, el.roomToggle, false);
   el.input.focus();
 });
 
 el.leave.addEventListener("click", leave);
 el.retry.addEventListener("click", () => {
   if (state.phase === "reconnecting") open();
+  else if (state.phase === "disconnected" && state.room) el.joinForm.requestSubmit();
 });
-el.room.addEventListener("input", updateConnectButton);
+el.room.addEventListener("input", () => {
+  el.room.setAttribute("aria-invalid", "false");
+  updateConnectButton();
+});
+el.token.addEventListener("input", () => {
+  el.token.setAttribute("aria-invalid", "false");
+  updateConnectButton();
+});
 el.username.addEventListener("input", () => {
   el.joinError.textContent = "";
+  el.nameHint.textContent = "";
   el.username.setAttribute("aria-invalid", "false");
 });
 
-el.input.addEventListener("input", updateCounter);
+el.input.addEventListener("input", () => {
+  updateCounter();
+  fitInput();
+});
+// Enter sends; Shift+Enter (and Enter while an input method composes)
+// goes into the text.
+const sendsOnEnter = (e) => e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229;
+el.input.addEventListener("keydown", (e) => {
+  if (!sendsOnEnter(e)) return;
+  e.preventDefault();
+  el.sendForm.requestSubmit();
+});
+// A keypress follows a cancelled keydown only from synthetic input (such as
+// DevTools' key events); it must not put the line break in after all.
+el.input.addEventListener("keypress", (e) => {
+  if (sendsOnEnter(e)) e.preventDefault();
+});
 el.sendForm.addEventListener("submit", (e) => {
   e.preventDefault();
   const text = el.input.value;
@@ -508,6 +1064,7 @@ el.sendForm.addEventListener("submit", (e) => {
   el.input.value = "";
   el.sendError.textContent = "";
   updateCounter();
+  fitInput();
   el.input.focus();
 });
 
@@ -521,12 +1078,11 @@ window.addEventListener("online", () => {
 {
   const params = new URLSearchParams(location.search);
   el.room.value = params.get("room") || DEFAULT_ROOM;
-  try {
-    el.username.value = localStorage.getItem("chat.username") || "";
-  } catch {
-    // no storage: start with an empty name
-  }
+  const { name, taken } = suggestName();
+  el.username.value = name;
+  if (taken) el.nameHint.textContent = `“${taken}” is in use in another tab, so this tab suggests “${name}”.`;
   setPhase("disconnected", "Disconnected", "");
   renderMembers();
-  (el.username.value ? el.connect : el.username).focus();
+  updateTitle();
+  (el.username.value && !taken ? el.connect : el.username).focus();
 }

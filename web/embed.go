@@ -19,7 +19,8 @@ package web
 
 import "embed"
 
-// Files holds index.html and the assets it loads.
+// Files holds index.html, the assets it loads and names.js, the name rules
+// (the same as the server's internal/names) as an ES module.
 //
-//go:embed index.html chat.js chat.css
+//go:embed index.html chat.js chat.css names.js
 var Files embed.FS

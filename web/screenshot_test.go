@@ -13,7 +13,7 @@ import (
 
 var (
 	screenshotPath = flag.String("screenshot", "", "write a PNG of a conversation to this `file` (relative to web/, e.g. ../docs/screenshot.png); without it TestScreenshot is skipped")
-	screenshotSize = flag.String("screenshot-size", "desktop", "viewport of the screenshot: desktop (1100x700) or phone (390x780)")
+	screenshotSize = flag.String("screenshot-size", "desktop", "viewport of the screenshot: desktop (1280x800) or phone (390x844)")
 	screenshotDark = flag.Bool("screenshot-dark", false, "take the screenshot with prefers-color-scheme: dark")
 )
 
@@ -21,6 +21,7 @@ var (
 // saves ana's view. Run it by hand:
 //
 //	go test ./web -run Screenshot -args -screenshot ../docs/screenshot.png
+//	go test ./web -run Screenshot -args -screenshot ../docs/screenshot-phone.png -screenshot-size phone
 func TestScreenshot(t *testing.T) {
 	if *screenshotPath == "" {
 		t.Skip("no -screenshot file given")
@@ -29,9 +30,9 @@ func TestScreenshot(t *testing.T) {
 	browser := newBrowser(t)
 	url := "http://" + srv.Addr + "/?room=release"
 
-	width, height, mobile := int64(1100), int64(700), false
+	width, height, mobile := int64(1280), int64(800), false
 	if *screenshotSize == "phone" {
-		width, height, mobile = 390, 780, true
+		width, height, mobile = 390, 844, true
 	}
 	scheme := "light"
 	if *screenshotDark {
@@ -51,14 +52,20 @@ func TestScreenshot(t *testing.T) {
 			return err
 		}),
 	)
-	ana.join("ana")
 	bob := openPage(t, browser, "bob", url)
 	bob.join("bob")
-	bob.send("Morning! Is the release still on for 15:00?")
-	ana.waitMessage("bob", "Morning! Is the release still on for 15:00?")
-	ana.send("Yes. The migration finished overnight and the canary looks healthy.")
 	carol := openPage(t, browser, "carol", url)
 	carol.join("carol")
+	bob.send("Morning! Is the release still on for 15:00?")
+	bob.send("Notes are in https://example.com/release/1.4")
+	ana.join("ana") // shows the messages sent before she joined
+	ana.waitMessage("bob", "Notes are in https://example.com/release/1.4")
+	ana.do("type two lines",
+		chromedp.SendKeys("#messageInput", "Yes. The migration finished overnight."),
+		chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierShift)),
+		chromedp.SendKeys("#messageInput", "The canary looks healthy.\r"),
+	)
+	ana.waitMessage("ana", "Yes. The migration finished overnight.\nThe canary looks healthy.")
 	carol.send("I'll keep an eye on the dashboards. Ping me if the p99 moves.")
 	bob.send("Great, thanks both.")
 	ana.waitMessage("bob", "Great, thanks both.")

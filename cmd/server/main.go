@@ -27,8 +27,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/chatplatform/chat/internal/hub"
+	"github.com/chatplatform/chat/internal/outbound"
 	"github.com/chatplatform/chat/internal/protocol"
+	"github.com/chatplatform/chat/internal/rooms"
 	"github.com/chatplatform/chat/internal/server"
 )
 
@@ -72,24 +73,29 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "time allowed to flush clients on SIGINT/SIGTERM")
 	fs.IntVar(&o.gcPercent, "gc-percent", defaultGCPercent, "heap growth between garbage collections, in percent; overrides GOGC (Go's default is 100)")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "serve net/http/pprof profiles on this separate address, e.g. 127.0.0.1:6060 (empty: off)")
-	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated Origin values allowed to open WebSockets, e.g. https://chat.example.com (empty: any)")
-	fs.IntVar(&c.MaxConnections, "max-connections", 0, "most WebSocket connections at once; beyond it upgrades get 503 (0: file-descriptor limit minus 256)")
-	fs.IntVar(&c.MaxHandshakes, "max-handshakes", server.DefaultMaxHandshakes, "most handshakes in progress; accepting pauses beyond it")
+	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated Origin values allowed to open WebSockets besides the server's own, e.g. https://chat.example.com; * allows any (empty: same origin only)")
+	fs.IntVar(&c.MaxConnections, "max-connections", 0, "most WebSocket connections at once; beyond it upgrades get 503 (0: file-descriptor limit minus -max-handshakes, -max-page-conns and 64)")
+	fs.IntVar(&c.MaxHandshakes, "max-handshakes", server.DefaultMaxHandshakes, "most connections whose request head is still being read; past it the oldest is dropped")
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "time allowed to send a request head and upgrade")
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", protocol.DefaultMaxMessageBytes, "largest client message in bytes (close 1009 beyond)")
 	fs.Float64Var(&c.RateLimit, "rate-limit", server.DefaultRateLimit, "messages per second one connection may send")
 	fs.IntVar(&c.RateBurst, "rate-burst", server.DefaultRateBurst, "messages one connection may send in a burst above -rate-limit")
 	fs.IntVar(&c.ReadWorkers, "read-workers", 0, "goroutines reading ready connections (0: two per CPU, at least four)")
-	h := &c.Hub
-	fs.DurationVar(&h.IdleTimeout, "idle-timeout", hub.DefaultIdleTimeout, "close a client silent this long (no frame, no pong); it is pinged after half")
-	fs.DurationVar(&h.WriteTimeout, "write-timeout", hub.DefaultWriteTimeout, "time allowed for one write to a client")
-	fs.IntVar(&h.MaxQueueBytes, "max-queue-bytes", hub.DefaultMaxQueueBytes, "bytes queued for one client before it is closed as a slow consumer (close 4001)")
-	fs.IntVar(&h.WriteBudget, "write-budget", hub.DefaultWriteBudget, "writes per second that write coalescing aims to stay under")
-	fs.DurationVar(&h.MaxCoalesce, "max-coalesce", hub.DefaultMaxCoalesce, "longest a client's frames wait to be batched into one write (negative: never wait)")
-	fs.IntVar(&h.Writers, "writers", hub.DefaultWriters, "goroutines writing to clients")
-	fs.IntVar(&h.NoticeLimit, "notice-limit", hub.DefaultNoticeLimit, "largest room whose members all get join and leave notices; larger rooms get presence counts (negative: no limit)")
-	fs.DurationVar(&h.PresenceInterval, "presence-interval", hub.DefaultPresenceInterval, "least time between presence events of a room over -notice-limit, multiplied by members/1000 in rooms over 1,000 members")
-	fs.IntVar(&h.History, "history", hub.DefaultHistory, "recent messages a room keeps for clients that resume")
+	fs.IntVar(&c.MaxPageConns, "max-page-conns", server.DefaultMaxPageConns, "most page-server connections (page, health, metrics) at once; past it the longest idle one is closed")
+	fs.DurationVar(&c.PageIdleTimeout, "page-idle-timeout", server.DefaultPageIdleTimeout, "close a page-server connection idle this long between requests")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close a client silent this long (no frame, no pong); it is pinged after half")
+	o2 := &c.Outbound
+	fs.DurationVar(&o2.WriteTimeout, "write-timeout", outbound.DefaultWriteTimeout, "close a client as a slow consumer when it has bytes queued and takes none for this long")
+	fs.IntVar(&o2.MaxQueueBytes, "max-queue-bytes", outbound.DefaultMaxQueueBytes, "bytes queued for one client before it is closed as a slow consumer (close 4001)")
+	fs.IntVar(&o2.WriteBudget, "write-budget", outbound.DefaultWriteBudget, "writes per second that write coalescing aims to stay under")
+	fs.DurationVar(&o2.MaxCoalesce, "max-coalesce", outbound.DefaultMaxCoalesce, "longest a client's frames wait to be batched into one write (negative: never wait)")
+	fs.IntVar(&o2.Writers, "writers", outbound.DefaultWriters, "goroutines writing to clients (writes never block)")
+	r := &c.Rooms
+	fs.IntVar(&r.NoticeLimit, "notice-limit", rooms.DefaultNoticeLimit, "largest room whose members all get join and leave notices; larger rooms get presence counts (negative: no limit)")
+	fs.DurationVar(&r.PresenceInterval, "presence-interval", rooms.DefaultPresenceInterval, "least time between presence events of a room over -notice-limit, multiplied by members/1000 in rooms over 1,000 members")
+	fs.IntVar(&r.History, "history", rooms.DefaultHistory, "recent messages a room keeps for clients that resume")
+	fs.IntVar(&r.HistoryRoomBytes, "history-room-bytes", rooms.DefaultHistoryRoomBytes, "bytes of recent messages one room keeps")
+	fs.IntVar(&r.HistoryTotalBytes, "history-total-bytes", rooms.DefaultHistoryTotalBytes, "bytes of recent messages kept over all rooms; the oldest go first")
 
 	// The environment first, so that the command line overrides it.
 	var envErr error
@@ -181,6 +187,21 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 			}
 		}()
 	}
+	// SIGHUP (a closed terminal, or a reload by habit) must not kill the
+	// server: there is nothing to reload, so it is logged and ignored.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP ignored: the server has no configuration to reload")
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

@@ -22,8 +22,8 @@ func TestFlagsFromEnvironmentAndCommandLine(t *testing.T) {
 	if o.cfg.RateLimit != 7 {
 		t.Errorf("rate limit %v, want the command line's 7", o.cfg.RateLimit)
 	}
-	if o.cfg.Hub.IdleTimeout != 30*time.Second {
-		t.Errorf("idle timeout %v", o.cfg.Hub.IdleTimeout)
+	if o.cfg.IdleTimeout != 30*time.Second {
+		t.Errorf("idle timeout %v", o.cfg.IdleTimeout)
 	}
 	if got := strings.Join(o.cfg.AllowedOrigins, "|"); got != "https://a.example|https://b.example" {
 		t.Errorf("origins %q", got)

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatplatform/chat/internal/hub"
 	"github.com/chatplatform/chat/internal/loadgen"
 	"github.com/chatplatform/chat/internal/loadgen/chattest"
+	"github.com/chatplatform/chat/internal/rooms"
 	"github.com/chatplatform/chat/internal/server"
 	"github.com/chatplatform/chat/internal/servertest"
 	"go.uber.org/zap/zaptest"
@@ -88,7 +88,7 @@ func TestRealServerCutClientsResume(t *testing.T) {
 // message per room: their resumes come back with gap:true, and what they
 // missed is reported as gap_missed, not as silent loss.
 func TestRealServerResumeGapReported(t *testing.T) {
-	srv := servertest.Start(t, "127.0.0.1:0", server.Config{Hub: hub.Config{History: 1}})
+	srv := servertest.Start(t, "127.0.0.1:0", server.Config{Rooms: rooms.Config{History: 1}})
 	r := runWithGaps(t, loadgen.Config{URL: srv.URL(), Clients: 20, Senders: 3, Rate: 20, Churn: 5, ChurnMode: loadgen.ChurnCut,
 		Backoff: 300 * time.Millisecond, Duration: 2 * time.Second, Settle: 2 * time.Second})
 	if r.ResumeGaps == 0 || r.GapMissed == 0 {
@@ -132,6 +132,11 @@ func TestRealServerRestartReconnects(t *testing.T) {
 	}
 	if r.Lost != 0 {
 		t.Errorf("lost %d in a connect-only run", r.Lost)
+	}
+	// The restarted server's rooms have a new epoch: every resume sent
+	// the old one back and must be told of the gap (DESIGN.md).
+	if r.ResumeGaps != r.Resumes {
+		t.Errorf("%d of %d resumes answered with a gap, want all (the epoch changed)", r.ResumeGaps, r.Resumes)
 	}
 	if fails := r.Check(loadgen.Thresholds{MaxDisconnects: 0}); len(fails) != 1 {
 		t.Errorf("want the disconnect threshold to fail, got %v", fails)

@@ -3,25 +3,8 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-)
 
-// CloseReason is the reason label of chat_connections_closed_total.
-type CloseReason string
-
-// Reasons a connection closes.
-const (
-	CloseNormal        CloseReason = "normal"         // the client closed with a close frame
-	CloseShutdown      CloseReason = "shutdown"       // the server is shutting down
-	CloseProtocolError CloseReason = "protocol_error" // RFC 6455 violation
-	CloseInvalidUTF8   CloseReason = "invalid_utf8"   // text that is not UTF-8
-	CloseBinary        CloseReason = "binary"         // a binary frame
-	CloseTooBig        CloseReason = "too_big"        // a message over the limit
-	CloseRateLimited   CloseReason = "rate_limited"   // kept flooding after error events
-	CloseSlowConsumer  CloseReason = "slow_consumer"  // outbound queue over its limit
-	CloseIdleTimeout   CloseReason = "idle_timeout"   // no frame or pong in time
-	ClosePeerGone      CloseReason = "peer_gone"      // the TCP connection ended without a close frame
-	CloseWriteError    CloseReason = "write_error"    // a write failed or timed out
-	ClosePanic         CloseReason = "panic"          // handling the connection panicked
+	"github.com/chatplatform/chat/internal/protocol"
 )
 
 // UpgradeFailure is the reason label of chat_upgrade_failures_total.
@@ -36,7 +19,20 @@ const (
 	UpgradeServerFull       UpgradeFailure = "server_full"
 	UpgradeHandshakeTimeout UpgradeFailure = "handshake_timeout"
 	UpgradeDraining         UpgradeFailure = "draining"
+	// UpgradeHandshakeEvicted counts silent or slow handshakes dropped to
+	// make room for new connections while every handshake slot was taken.
+	UpgradeHandshakeEvicted UpgradeFailure = "handshake_evicted"
+	// UpgradeBadKey is a Sec-WebSocket-Key that is not the base64 of 16
+	// bytes (RFC 6455 section 4.2.1).
+	UpgradeBadKey UpgradeFailure = "bad_key"
+	// UpgradeNotWebSocket is a plain GET of a WebSocket URL that would have
+	// been accepted: it gets 426 Upgrade Required.
+	UpgradeNotWebSocket UpgradeFailure = "not_websocket"
 )
+
+// UpgradeFailures lists every upgrade failure reason.
+var UpgradeFailures = []UpgradeFailure{UpgradeBadClientID, UpgradeBadRoom, UpgradeBadHandshake, UpgradeForbiddenOrigin,
+	UpgradeServerFull, UpgradeHandshakeTimeout, UpgradeDraining, UpgradeHandshakeEvicted, UpgradeBadKey, UpgradeNotWebSocket}
 
 // RejectReason is the reason label of chat_messages_rejected_total.
 type RejectReason string
@@ -65,6 +61,10 @@ type Metrics struct {
 	Rooms              prometheus.Gauge
 	OutboundQueueBytes prometheus.Gauge
 	Panics             prometheus.Counter
+	Handshakes         prometheus.Gauge
+	PageConnections    prometheus.Gauge
+	PageRefused        prometheus.Counter
+	HistoryBytes       prometheus.Gauge
 }
 
 // New creates the collectors and registers them, together with the Go and
@@ -116,22 +116,33 @@ func New(reg prometheus.Registerer) *Metrics {
 		Panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chat_panics_total", Help: "Panics recovered while handling a connection; each closed that connection only.",
 		}),
+		Handshakes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_handshakes", Help: "Accepted connections whose request head is still being read.",
+		}),
+		PageConnections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_page_connections", Help: "Open HTTP connections of the page server (page, health, metrics).",
+		}),
+		PageRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_page_connections_refused_total", Help: "HTTP connections answered 503 because every page connection slot was busy.",
+		}),
+		HistoryBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_history_bytes", Help: "Bytes of messages kept for resume, over all rooms.",
+		}),
 	}
 	reg.MustRegister(
 		m.Connections, m.ConnectionLimit, m.ConnectionsOpened, m.ConnectionsClosed,
 		m.UpgradeFailures, m.MessagesReceived, m.MessagesRejected, m.MessagesDelivered,
 		m.BroadcastDuration, m.ReceivedBytes, m.SentBytes, m.Rooms, m.OutboundQueueBytes, m.Panics,
+		m.Handshakes, m.PageConnections, m.PageRefused, m.HistoryBytes,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	// Start every labelled series at zero so that rates and dashboards see
 	// them before the first event.
-	for _, r := range []CloseReason{CloseNormal, CloseShutdown, CloseProtocolError, CloseInvalidUTF8, CloseBinary,
-		CloseTooBig, CloseRateLimited, CloseSlowConsumer, CloseIdleTimeout, ClosePeerGone, CloseWriteError, ClosePanic} {
-		m.ConnectionsClosed.WithLabelValues(string(r))
+	for _, c := range protocol.Closes {
+		m.ConnectionsClosed.WithLabelValues(c.Label)
 	}
-	for _, r := range []UpgradeFailure{UpgradeBadClientID, UpgradeBadRoom, UpgradeBadHandshake, UpgradeForbiddenOrigin,
-		UpgradeServerFull, UpgradeHandshakeTimeout, UpgradeDraining} {
+	for _, r := range UpgradeFailures {
 		m.UpgradeFailures.WithLabelValues(string(r))
 	}
 	for _, r := range []RejectReason{RejectRateLimited, RejectTooBig, RejectInvalidUTF8, RejectBinary} {

@@ -5,12 +5,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/chatplatform/chat/internal/protocol"
 )
 
 func TestRegistersCleanly(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := New(reg)
-	m.ConnectionsClosed.WithLabelValues(string(CloseSlowConsumer)).Inc()
+	m.ConnectionsClosed.WithLabelValues(protocol.CloseSlowConsumer.Label).Inc()
 	m.BroadcastDuration.Observe(0.001)
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
@@ -19,7 +21,7 @@ func TestRegistersCleanly(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
-	if got := testutil.ToFloat64(m.ConnectionsClosed.WithLabelValues(string(CloseSlowConsumer))); got != 1 {
+	if got := testutil.ToFloat64(m.ConnectionsClosed.WithLabelValues(protocol.CloseSlowConsumer.Label)); got != 1 {
 		t.Fatalf("slow_consumer closes = %v, want 1", got)
 	}
 	for _, name := range []string{"chat_connections", "chat_connections_opened_total", "chat_connections_closed_total",

@@ -20,6 +20,9 @@ const (
 	// Hangup means the peer closed its side or the descriptor is in error;
 	// a read returns what is left and then the end of stream or the error.
 	Hangup
+	// Writable means a write can make progress (a Poller made with
+	// Config.Writable).
+	Writable
 )
 
 // Handler is told about a ready descriptor. OnReady runs on a worker
@@ -45,6 +48,11 @@ type Config struct {
 	// Events is the number of events fetched by one epoll_wait call.
 	// Zero means 1024.
 	Events int
+	// Writable makes the Poller watch descriptors for writability instead
+	// of readability: a writer that could not write everything arms the
+	// descriptor and is told when the kernel takes more. A descriptor may
+	// be in a read Poller and a write Poller at once.
+	Writable bool
 }
 
 // DefaultWorkers is the number of workers used when Config.Workers is zero:

@@ -14,6 +14,7 @@ type Poller struct {
 	epfd   int
 	wakefd int // eventfd written by Close to wake the wait loop
 	cfg    Config
+	armed  uint32          // armedRead or armedWrite
 	ready  chan readyEvent // closed by the wait loop when it exits
 
 	loopDone    chan struct{} // closed when the wait loop has exited
@@ -51,8 +52,12 @@ func New(cfg Config) (*Poller, error) {
 		epfd:     epfd,
 		wakefd:   wakefd,
 		cfg:      cfg,
+		armed:    armedRead,
 		ready:    make(chan readyEvent, cfg.Queue),
 		loopDone: make(chan struct{}),
+	}
+	if cfg.Writable {
+		p.armed = armedWrite
 	}
 	for range cfg.Workers {
 		p.workersDone.Add(1)
@@ -73,7 +78,7 @@ func (p *Poller) Add(fd int, h Handler) error {
 		p.handlers = append(p.handlers, make([]Handler, fd+1-len(p.handlers))...)
 	}
 	p.handlers[fd] = h
-	ev := unix.EpollEvent{Events: armed, Fd: int32(fd)}
+	ev := unix.EpollEvent{Events: p.armed, Fd: int32(fd)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		p.handlers[fd] = nil
 		return fmt.Errorf("epoll_ctl add: %w", err)
@@ -84,11 +89,21 @@ func (p *Poller) Add(fd int, h Handler) error {
 // Resume re-arms fd after its handler has consumed a readiness report. If
 // data is already waiting, fd is reported again at once.
 func (p *Poller) Resume(fd int) error {
-	ev := unix.EpollEvent{Events: armed, Fd: int32(fd)}
+	ev := unix.EpollEvent{Events: p.armed, Fd: int32(fd)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl mod: %w", err)
 	}
 	return nil
+}
+
+// Set makes h the handler of the registered fd from its next report on,
+// for a connection that changes hands (a handshake becoming a session).
+func (p *Poller) Set(fd int, h Handler) {
+	p.mu.Lock()
+	if fd < len(p.handlers) {
+		p.handlers[fd] = h
+	}
+	p.mu.Unlock()
 }
 
 // Del unregisters fd. Call it before closing fd: once closed, the number may
@@ -130,9 +145,12 @@ func (p *Poller) Close() error {
 	return unix.Close(p.epfd)
 }
 
-// armed is the interest set of a registered descriptor: readable or hung up,
-// reported once until Resume.
-const armed = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+// Interest sets of a registered descriptor, reported once until Resume:
+// readable or hung up, or writable.
+const (
+	armedRead  = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+	armedWrite = unix.EPOLLOUT | unix.EPOLLONESHOT
+)
 
 func (p *Poller) wait() {
 	defer close(p.loopDone)
@@ -166,6 +184,9 @@ func (p *Poller) wait() {
 			}
 			if e.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 				ev |= Hangup
+			}
+			if e.Events&unix.EPOLLOUT != 0 {
+				ev |= Writable
 			}
 			batch = append(batch, readyEvent{h: h, ev: ev})
 		}

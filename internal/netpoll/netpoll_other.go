@@ -14,6 +14,9 @@ func (*Poller) Add(int, Handler) error { return ErrNotSupported }
 // Resume reports ErrNotSupported.
 func (*Poller) Resume(int) error { return ErrNotSupported }
 
+// Set does nothing.
+func (*Poller) Set(int, Handler) {}
+
 // Del reports ErrNotSupported.
 func (*Poller) Del(int) error { return ErrNotSupported }
 

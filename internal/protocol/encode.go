@@ -51,6 +51,8 @@ func AppendJSON(dst []byte, ev *Event) []byte {
 		dst = strconv.AppendInt(dst, int64(ev.MaxMessageBytes), 10)
 		dst = append(dst, `,"gap":`...)
 		dst = strconv.AppendBool(dst, ev.Gap)
+		dst = append(dst, `,"epoch":`...)
+		dst = AppendString(dst, ev.Epoch)
 	}
 	return append(dst, '}')
 }

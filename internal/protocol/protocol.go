@@ -34,25 +34,23 @@ const (
 	TimestampLayout = "2006-01-02T15:04:05.000Z07:00"
 )
 
-// Close codes the server sends. The 1xxx ones are RFC 6455's; 4000 and 4001
-// are this protocol's own (the private-use range).
+// Close codes of this protocol's own, in the private-use range; the others
+// are RFC 6455's (see Close).
 const (
-	CloseNormal        = ws.StatusNormalClosure           // 1000: echo of the client's close
-	CloseGoingAway     = ws.StatusGoingAway               // 1001: server shutting down
-	CloseProtocolError = ws.StatusProtocolError           // 1002
-	CloseUnsupported   = ws.StatusUnsupportedData         // 1003: binary frame
-	CloseInvalidUTF8   = ws.StatusInvalidFramePayloadData // 1007
-	ClosePolicy        = ws.StatusPolicyViolation         // 1008: rate limit kept being exceeded
-	CloseTooBig        = ws.StatusMessageTooBig           // 1009
-	CloseInternal      = ws.StatusInternalServerError     // 1011: the server failed handling this connection
-	CloseIdleTimeout   = ws.StatusCode(4000)              // no frame and no pong within the idle timeout
-	CloseSlowConsumer  = ws.StatusCode(4001)              // outbound queue over its byte limit
+	CodeIdleTimeout  = ws.StatusCode(4000) // no frame and no pong within the idle timeout
+	CodeSlowConsumer = ws.StatusCode(4001) // outbound queue over its byte limit, or no write progress
 )
 
 // Error codes carried by error events.
 const (
 	ErrorRateLimited = "rate_limited"
 )
+
+// Subprotocol is the WebSocket subprotocol that asks for this protocol's
+// extension events (welcome, presence, error). A client that does not offer
+// it gets only the seed protocol's connection, message and disconnection
+// events.
+const Subprotocol = "chat.v1"
 
 // Event is one server-to-client event. Fields that are zero are omitted
 // from the JSON, except those every type carries.
@@ -75,6 +73,9 @@ type Event struct {
 	MaxMessageBytes int
 	// Gap reports, on a welcome, that messages after since are not kept.
 	Gap bool
+	// Epoch names the incarnation of the room's history that Seq counts
+	// in, on a welcome.
+	Epoch string
 	// Code is the machine-readable code of an error event.
 	Code string
 }

@@ -97,7 +97,7 @@ func TestNewFrameIsAValidTextFrame(t *testing.T) {
 }
 
 func TestCloseFrame(t *testing.T) {
-	f, err := testkit.ReadFrame(bytes.NewReader(CloseFrame(CloseSlowConsumer, "slow consumer")))
+	f, err := testkit.ReadFrame(bytes.NewReader(CloseFrame(CodeSlowConsumer, "slow consumer")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,22 +7,27 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
-	"github.com/chatplatform/chat/internal/hub"
+	"github.com/chatplatform/chat/internal/outbound"
 	"github.com/chatplatform/chat/internal/protocol"
+	"github.com/chatplatform/chat/internal/rooms"
 )
 
 // Defaults of Config.
 const (
 	DefaultHandshakeTimeout = 5 * time.Second
-	DefaultMaxHandshakes    = 1024
-	DefaultRateLimit        = 20.0 // messages per second per connection
+	DefaultMaxHandshakes    = 256
+	DefaultMaxPageConns     = 64
+	DefaultPageIdleTimeout  = 30 * time.Second
+	DefaultIdleTimeout      = 60 * time.Second
+	DefaultRateLimit        = 20.0 // frames per second per connection
 	DefaultRateBurst        = 40
 	// DefaultFDReserve is how many descriptors the default connection cap
-	// leaves for listeners, page requests, logs and the like.
-	DefaultFDReserve = 256
-	// maxRateStrikes is how many messages in a row a connection may have
-	// rejected by the rate limit (each answered by an error event) before
-	// it is closed with 1008.
+	// leaves, besides handshakes and page connections, for listeners,
+	// pollers, logs and the like.
+	DefaultFDReserve = 64
+	// maxRateStrikes is how many frames in a row a connection may have
+	// refused by the rate limit (each text message answered by an error
+	// event) before it is closed with 1008.
 	maxRateStrikes = 10
 	// readBufferSize is the size of the buffers workers read into: two
 	// maximal default messages with their headers.
@@ -30,6 +35,13 @@ const (
 	// maxReadsPerEvent bounds the reads of one readiness report, so that a
 	// flooding client cannot hold a worker; what is left is reported again.
 	maxReadsPerEvent = 4
+	// lingerTimeout is how long a connection whose close frame is written
+	// is read and discarded while waiting for the peer to close, so that
+	// the peer reads everything queued before the close instead of a
+	// reset (as net/http and gorilla/websocket do).
+	lingerTimeout = time.Second
+	// pageWriteTimeout bounds writing one page response.
+	pageWriteTimeout = 30 * time.Second
 )
 
 // Config configures a Server. Zero values mean the documented defaults.
@@ -41,32 +53,48 @@ type Config struct {
 
 	// MaxConnections caps open WebSocket connections; beyond it upgrades
 	// get HTTP 503. Zero means the file-descriptor limit minus
-	// DefaultFDReserve.
+	// MaxHandshakes, MaxPageConns and DefaultFDReserve, so that every
+	// descriptor the server may use is accounted for.
 	MaxConnections int
-	// MaxHandshakes caps handshakes in progress; while it is reached the
-	// server stops accepting.
+	// MaxHandshakes caps accepted connections whose request head is still
+	// being read; past it the oldest is dropped, so accepting never stops
+	// for silent peers.
 	MaxHandshakes int
-	// HandshakeTimeout bounds reading a request head and upgrading.
+	// HandshakeTimeout bounds reading a request head.
 	HandshakeTimeout time.Duration
+	// MaxPageConns caps the page server's connections (page, health,
+	// metrics); past it the longest idle one is closed, or the new one gets
+	// 503 when none is idle.
+	MaxPageConns int
+	// PageIdleTimeout closes a page connection idle this long between
+	// requests.
+	PageIdleTimeout time.Duration
+	// IdleTimeout closes a client that sent no frame for this long; a
+	// client silent for half of it is pinged.
+	IdleTimeout time.Duration
 	// MaxMessageBytes is the largest message a client may send (close 1009
 	// beyond it).
 	MaxMessageBytes int
-	// RateLimit is the messages per second a connection may send, with
-	// bursts of RateBurst.
+	// RateLimit is the frames per second (messages and pings) a connection
+	// may send, with bursts of RateBurst.
 	RateLimit float64
 	RateBurst int
-	// AllowedOrigins, when not empty, lists the Origin header values that
-	// may open a WebSocket (exact match, e.g. "https://chat.example.com");
-	// others get HTTP 403. Requests without an Origin header (non-browser
-	// clients) are allowed.
+	// AllowedOrigins lists Origin header values that may open a WebSocket
+	// besides the server's own origin (exact match, e.g.
+	// "https://chat.example.com"); "*" allows any. A browser Origin must
+	// otherwise match the request's Host; requests without Origin
+	// (non-browser clients) are allowed.
 	AllowedOrigins []string
 	// ReadWorkers is the number of goroutines reading ready connections;
 	// zero means netpoll.DefaultWorkers().
 	ReadWorkers int
 
-	// Hub tunes rooms and delivery; its Metrics, Logger, MaxClients and
-	// MaxMessageBytes are set by the server.
-	Hub hub.Config
+	// Outbound tunes queues and writers; its Metrics, Logger and MaxConns
+	// are set by the server.
+	Outbound outbound.Config
+	// Rooms tunes rooms, history and presence; its Metrics, Clock,
+	// MaxMessageBytes and (when zero) ReplayBytes are set by the server.
+	Rooms rooms.Config
 }
 
 func (c Config) withDefaults() Config {
@@ -76,14 +104,23 @@ func (c Config) withDefaults() Config {
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
 	}
-	if c.MaxConnections <= 0 {
-		c.MaxConnections = fdLimit() - DefaultFDReserve
-	}
 	if c.MaxHandshakes <= 0 {
 		c.MaxHandshakes = DefaultMaxHandshakes
 	}
+	if c.MaxPageConns <= 0 {
+		c.MaxPageConns = DefaultMaxPageConns
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = max(fdLimit()-c.MaxHandshakes-c.MaxPageConns-DefaultFDReserve, 1)
+	}
 	if c.HandshakeTimeout <= 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.PageIdleTimeout <= 0 {
+		c.PageIdleTimeout = DefaultPageIdleTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = protocol.DefaultMaxMessageBytes
@@ -93,6 +130,14 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RateBurst <= 0 {
 		c.RateBurst = DefaultRateBurst
+	}
+	if c.Rooms.ReplayBytes <= 0 {
+		// Half the queue: a replay never makes its client a slow consumer.
+		queue := c.Outbound.MaxQueueBytes
+		if queue <= 0 {
+			queue = outbound.DefaultMaxQueueBytes
+		}
+		c.Rooms.ReplayBytes = queue / 2
 	}
 	return c
 }
@@ -104,5 +149,5 @@ func fdLimit() int {
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<20 {
 		return 1 << 20
 	}
-	return max(int(rl.Cur), 2*DefaultFDReserve)
+	return int(rl.Cur)
 }

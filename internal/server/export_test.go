@@ -1,11 +1,9 @@
 package server
 
-// SetHandleHookForTest makes every text message call hook before it is
-// handled, so that a test can make handling panic.
-func SetHandleHookForTest(hook func(payload []byte)) func() {
-	handleHook = hook
-	return func() { handleHook = nil }
-}
+// SetHookForTest makes the read path call hook at its named points
+// ("handle": every frame, with its payload), so that a test can make
+// handling panic. It must be called before clients connect.
+func (s *Server) SetHookForTest(hook func(point string, payload []byte)) { s.testHook = hook }
 
 // QueuedBytesForTest returns the bytes queued for all clients.
-func (s *Server) QueuedBytesForTest() int64 { return s.hub.QueuedBytes() }
+func (s *Server) QueuedBytesForTest() int { return s.sessions.queuedBytes() }

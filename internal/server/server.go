@@ -1,52 +1,59 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/gobwas/ws"
 	"go.uber.org/zap"
 
-	"github.com/chatplatform/chat/internal/hub"
 	"github.com/chatplatform/chat/internal/metrics"
 	"github.com/chatplatform/chat/internal/netpoll"
-	"github.com/chatplatform/chat/internal/protocol"
+	"github.com/chatplatform/chat/internal/outbound"
+	"github.com/chatplatform/chat/internal/rooms"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("server: closed")
 
 // Server is the chat server.
+//
+// Lock order, across packages: session.readMu, then Server.mu or
+// sessions.mu or handshakes.mu (never two of these at once), then
+// rooms.Registry.mu, then a room's lock, then the history lock, then an
+// outbound.Conn's lock; handshake.mu before handshakes.mu; pageConns.mu is
+// a leaf.
 type Server struct {
 	// Static after construction.
-	cfg     Config
-	log     *zap.Logger
-	metrics *metrics.Metrics
-	hub     *hub.Hub
-	poller  *netpoll.Poller
-	web     *webServer
-	origins map[string]bool
+	cfg        Config
+	log        *zap.Logger
+	metrics    *metrics.Metrics
+	poller     *netpoll.Poller // readability of handshakes and sessions
+	pool       *outbound.Pool
+	rooms      *rooms.Registry
+	web        *webServer
+	origins    map[string]bool
+	anyOrigin  bool
+	sessions   *sessions
+	handshakes *handshakes
 
-	draining   atomic.Bool
-	conns      atomic.Int64  // WebSocket connections reserved or open
-	handshakes chan struct{} // semaphore of handshakes in progress
-	inFlight   sync.WaitGroup
+	draining atomic.Bool
+	stop     chan struct{} // closed by Shutdown once the sweepers must end; never reopened
+	sweepers sync.WaitGroup
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{} // guarded by mu
 	shutdown  sync.Once
 	stopErr   error
+
+	// testHook, when set by a test before serving, runs at the named points
+	// of the read path.
+	testHook func(point string, payload []byte)
 }
 
 // New builds a server from cfg and registers its metrics.
@@ -58,27 +65,44 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start poller: %w", err)
 	}
-	hc := cfg.Hub
-	hc.Metrics = m
-	hc.Logger = cfg.Logger.Named("hub")
-	hc.MaxClients = cfg.MaxConnections
-	hc.MaxMessageBytes = cfg.MaxMessageBytes
-	s := &Server{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		metrics:    m,
-		hub:        hub.New(hc),
-		poller:     p,
-		handshakes: make(chan struct{}, cfg.MaxHandshakes),
-		listeners:  make(map[net.Listener]struct{}),
+	oc := cfg.Outbound
+	oc.Metrics = m
+	oc.Logger = cfg.Logger.Named("outbound")
+	oc.MaxConns = cfg.MaxConnections
+	pool, err := outbound.New(oc)
+	if err != nil {
+		p.Close()
+		return nil, err
 	}
-	if len(cfg.AllowedOrigins) > 0 {
-		s.origins = make(map[string]bool, len(cfg.AllowedOrigins))
-		for _, o := range cfg.AllowedOrigins {
-			s.origins[o] = true
+	rc := cfg.Rooms
+	rc.Metrics = m
+	rc.Clock = pool.Clock
+	rc.MaxMessageBytes = cfg.MaxMessageBytes
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		metrics:   m,
+		poller:    p,
+		pool:      pool,
+		rooms:     rooms.New(rc),
+		stop:      make(chan struct{}),
+		listeners: make(map[net.Listener]struct{}),
+	}
+	s.sessions = newSessions(s)
+	s.handshakes = newHandshakes(s)
+	for _, o := range cfg.AllowedOrigins {
+		if o == "*" {
+			s.anyOrigin = true
 		}
+		if s.origins == nil {
+			s.origins = make(map[string]bool, len(cfg.AllowedOrigins))
+		}
+		s.origins[o] = true
 	}
 	s.web = newWebServer(s)
+	s.sweepers.Add(2)
+	go s.sessions.sweep()
+	go s.handshakes.sweep()
 	return s, nil
 }
 
@@ -104,11 +128,8 @@ func (s *Server) Serve(ln net.Listener) error {
 	defer webLn.Close()
 	var backoff time.Duration
 	for {
-		// Take a handshake slot first: while all are busy, stop accepting.
-		s.handshakes <- struct{}{}
 		conn, err := ln.Accept()
 		if err != nil {
-			<-s.handshakes
 			if s.draining.Load() {
 				return ErrServerClosed
 			}
@@ -124,15 +145,16 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		backoff = 0
-		s.inFlight.Add(1)
-		go s.handshake(conn, webLn)
+		s.handshakes.start(conn, webLn)
 	}
 }
 
-// Shutdown stops accepting, turns /readyz to 503, sends close 1001 to every
-// client and waits, until ctx ends, for their queues to be flushed; then it
-// stops the poller and the page server. It returns ctx's error if the
-// deadline cut the flush short. Shutdown is idempotent.
+// Shutdown stops accepting, turns /readyz to 503, refuses new upgrades,
+// sends close 1001 to every client and waits, until ctx ends, for their
+// queues to be flushed and the clients to close; then it tears down every
+// connection still open, stops the pollers, writers and the page server,
+// and returns. It returns ctx's error if the deadline cut the flush short.
+// Shutdown is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown.Do(func() {
 		s.draining.Store(true)
@@ -141,17 +163,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			ln.Close()
 		}
 		s.mu.Unlock()
-		s.log.Info("shutting down", zap.Int("clients", s.hub.Clients()))
+		s.log.Info("shutting down", zap.Int("clients", s.sessions.count()))
 
-		// Handshakes in progress end within HandshakeTimeout, refused.
-		done := make(chan struct{})
-		go func() { s.inFlight.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-		}
-		errs := []error{s.hub.Shutdown(ctx)}
-		errs = append(errs, s.poller.Close(), s.web.shutdown(ctx))
+		err := s.sessions.shutdown(ctx)
+		s.handshakes.closeAll()
+		errs := []error{err, s.poller.Close()}
+		// Sessions attached by a handshake that was being handled when the
+		// poller stopped are the last ones.
+		s.sessions.finishAll()
+		close(s.stop)
+		s.sweepers.Wait()
+		s.rooms.Close()
+		errs = append(errs, s.pool.Close(), s.web.shutdown(ctx))
 		s.stopErr = errors.Join(errs...)
 	})
 	return s.stopErr
@@ -160,195 +183,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Ready reports whether the server accepts new connections.
 func (s *Server) Ready() bool { return !s.draining.Load() }
 
-// handshake reads the request head from conn and either upgrades it to a
-// WebSocket or hands it to the page server.
-func (s *Server) handshake(conn net.Conn, webLn *chanListener) {
-	defer s.inFlight.Done()
-	defer func() { <-s.handshakes }()
-	defer func() {
-		if v := recover(); v != nil {
-			s.metrics.Panics.Inc()
-			s.log.Error("panic in handshake", zap.Any("panic", v), zap.Stack("stack"))
-			conn.Close()
-		}
-	}()
-
-	conn.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	bp := headBuffers.Get().(*[]byte)
-	defer headBuffers.Put(bp)
-	buf := *bp
-	head, n, err := readHead(conn, buf)
-	if !isWebSocketRequest(buf[:n]) {
-		if n == 0 {
-			conn.Close() // nothing was asked
-			return
-		}
-		conn.SetDeadline(time.Time{})
-		webLn.hand(&prefixConn{Conn: conn, prefix: bytes.Clone(buf[:n])})
-		return
+func (s *Server) hook(point string, payload []byte) {
+	if s.testHook != nil {
+		s.testHook(point, payload)
 	}
-	if err != nil {
-		reason := metrics.UpgradeBadHandshake
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			reason = metrics.UpgradeHandshakeTimeout
-		} else if errors.Is(err, errHeadTooLarge) {
-			io.WriteString(conn, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: 25\r\n\r\nrequest head is too large")
-		}
-		s.metrics.UpgradeFailures.WithLabelValues(string(reason)).Inc()
-		conn.Close()
-		return
-	}
-	s.upgrade(conn, buf[:head], buf[head:n])
-}
-
-// headLimit bounds the head of a request read by the accept path; a larger
-// WebSocket request head gets 431.
-const headLimit = 8 << 10
-
-var errHeadTooLarge = errors.New("request head too large")
-
-// headBuffers holds buffers of headLimit bytes for reading request heads.
-var headBuffers = sync.Pool{New: func() any { b := make([]byte, headLimit); return &b }}
-
-// readHead reads from conn into buf until it holds a complete request head
-// (ending in an empty line). It returns the head's length and the number of
-// bytes read, which may include bytes after the head.
-func readHead(conn net.Conn, buf []byte) (head, n int, err error) {
-	for {
-		if i := bytes.Index(buf[:n], []byte("\r\n\r\n")); i >= 0 {
-			return i + 4, n, nil
-		}
-		if n == len(buf) {
-			return 0, n, errHeadTooLarge
-		}
-		// Once the request line is known not to be a WebSocket request,
-		// the page server reads the rest.
-		if bytes.IndexByte(buf[:n], '\n') >= 0 && !isWebSocketRequest(buf[:n]) {
-			return 0, n, nil
-		}
-		m, err := conn.Read(buf[n:])
-		n += m
-		if err != nil {
-			return 0, n, err
-		}
-	}
-}
-
-// wsPrefix starts the request line of a WebSocket request.
-const wsPrefix = "GET /ws/"
-
-// isWebSocketRequest reports whether the bytes start like a WebSocket
-// request (or could still, if fewer than the prefix arrived).
-func isWebSocketRequest(b []byte) bool {
-	if len(b) < len(wsPrefix) {
-		return len(b) > 0 && bytes.HasPrefix([]byte(wsPrefix), b)
-	}
-	return bytes.HasPrefix(b, []byte(wsPrefix))
-}
-
-// upgrade completes the WebSocket handshake of conn, whose request head is
-// head; rest holds bytes the client sent after it.
-func (s *Server) upgrade(conn net.Conn, head, rest []byte) {
-	var (
-		req      wsRequest
-		reason   = metrics.UpgradeBadHandshake
-		reserved bool
-	)
-	u := ws.Upgrader{
-		OnRequest: func(uri []byte) error {
-			var err error
-			req, reason, err = parseRequest(uri)
-			return err
-		},
-		OnHeader: func(key, value []byte) error {
-			if s.origins != nil && strings.EqualFold(string(key), "Origin") && !s.origins[string(value)] {
-				reason = metrics.UpgradeForbiddenOrigin
-				return ws.RejectConnectionError(ws.RejectionStatus(403), ws.RejectionReason("origin not allowed"))
-			}
-			return nil
-		},
-		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
-			if s.draining.Load() {
-				reason = metrics.UpgradeDraining
-				return nil, ws.RejectConnectionError(ws.RejectionStatus(503), ws.RejectionReason("server shutting down"))
-			}
-			if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
-				s.conns.Add(-1)
-				reason = metrics.UpgradeServerFull
-				return nil, ws.RejectConnectionError(ws.RejectionStatus(503),
-					ws.RejectionReason(fmt.Sprintf("server full: %d connections", s.cfg.MaxConnections)))
-			}
-			reserved = true
-			return nil, nil
-		},
-	}
-	// The response is kept and written by the hub together with the
-	// client's first frames: one system call instead of two.
-	var response bytes.Buffer
-	_, err := u.Upgrade(struct {
-		io.Reader
-		io.Writer
-	}{bytes.NewReader(head), &response})
-	if err != nil {
-		conn.Write(response.Bytes()) // the refusal, with its reason
-		if reserved {
-			s.conns.Add(-1)
-		}
-		s.metrics.UpgradeFailures.WithLabelValues(string(reason)).Inc()
-		s.log.Debug("upgrade refused", zap.String("reason", string(reason)), zap.Error(err))
-		conn.Close()
-		return
-	}
-	conn.SetDeadline(time.Time{})
-	if err := s.attach(conn, req, response.Bytes(), rest); err != nil {
-		s.log.Warn("attach connection", zap.Error(err))
-	}
-}
-
-// wsRequest is what a WebSocket request asks for.
-type wsRequest struct {
-	clientID string
-	room     string
-	since    int64
-}
-
-// parseRequest reads client id, room and since from a request URI, and on
-// failure names the upgrade failure and the HTTP 400 to answer.
-func parseRequest(uri []byte) (wsRequest, metrics.UpgradeFailure, error) {
-	req := wsRequest{room: protocol.DefaultRoom, since: hub.NoResume}
-	path, rawQuery, _ := strings.Cut(string(uri), "?")
-	id, err := url.PathUnescape(strings.TrimPrefix(path, "/ws/"))
-	if err == nil && strings.Contains(id, "/") {
-		err = errors.New("contains a slash")
-	}
-	if err == nil {
-		err = protocol.ValidateName(id)
-	}
-	if err != nil {
-		return req, metrics.UpgradeBadClientID, badRequest("bad client_id: " + strings.TrimPrefix(err.Error(), protocol.ErrBadName.Error()+": "))
-	}
-	req.clientID = id
-	q, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		return req, metrics.UpgradeBadHandshake, badRequest("bad query string")
-	}
-	if q.Has("room") {
-		if err := protocol.ValidateName(q.Get("room")); err != nil {
-			return req, metrics.UpgradeBadRoom, badRequest("bad room: " + strings.TrimPrefix(err.Error(), protocol.ErrBadName.Error()+": "))
-		}
-		req.room = q.Get("room")
-	}
-	if q.Has("since") {
-		since, err := strconv.ParseInt(q.Get("since"), 10, 64)
-		if err != nil || since < 0 {
-			return req, metrics.UpgradeBadHandshake, badRequest("bad since: want a message seq, 0 or more")
-		}
-		req.since = since
-	}
-	return req, "", nil
-}
-
-func badRequest(reason string) error {
-	return ws.RejectConnectionError(ws.RejectionStatus(400), ws.RejectionReason(reason))
 }

@@ -65,13 +65,17 @@ type client struct {
 	conn *websocket.Conn
 }
 
+// extendedDialer offers the chat.v1 subprotocol, so that its clients get
+// the extension events (welcome, presence, error).
+var extendedDialer = &websocket.Dialer{Subprotocols: []string{protocol.Subprotocol}}
+
 func (ts *testServer) dial(t *testing.T, id, room string) *client {
 	t.Helper()
 	url := "ws://" + ts.Addr + "/ws/" + id
 	if room != "" {
 		url += "?room=" + room
 	}
-	conn, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	conn, resp, err := extendedDialer.Dial(url, nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v (response %v)", url, err, resp)
 	}
@@ -241,7 +245,7 @@ func TestConcurrentSendersSeeOneOrder(t *testing.T) {
 // test can write any bytes, including what RFC 6455 forbids.
 func rawClient(t *testing.T, addr, id string) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	conn, br, _, err := ws.Dial(context.Background(), "ws://"+addr+"/ws/"+id)
+	conn, br, _, err := ws.Dialer{Protocols: []string{protocol.Subprotocol}}.Dial(context.Background(), "ws://"+addr+"/ws/"+id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,22 +438,22 @@ func TestEarlyFramesAfterHandshakeAreKept(t *testing.T) {
 }
 
 func TestIdleClientIsClosed(t *testing.T) {
-	ts := startServer(t, server.Config{Hub: hubIdle(300 * time.Millisecond)})
+	ts := startServer(t, server.Config{IdleTimeout: 300 * time.Millisecond})
 	conn, br := rawClient(t, ts.Addr, "silent")
 	// The raw client answers nothing, not even pings.
-	if code := readCloseCode(t, conn, br); code != protocol.CloseIdleTimeout {
-		t.Fatalf("close %d, want %d", code, protocol.CloseIdleTimeout)
+	if code := readCloseCode(t, conn, br); code != protocol.CloseIdleTimeout.Code {
+		t.Fatalf("close %d, want %d", code, protocol.CloseIdleTimeout.Code)
 	}
 	ts.waitCounter(t, 1, "chat_connections_closed_total", "reason", "idle_timeout")
 }
 
 func TestPanicClosesOnlyThatConnection(t *testing.T) {
-	defer server.SetHandleHookForTest(func(p []byte) {
-		if string(p) == "boom" {
+	ts := startServer(t, server.Config{})
+	ts.SetHookForTest(func(point string, p []byte) {
+		if point == "handle" && string(p) == "boom" {
 			panic("boom")
 		}
-	})()
-	ts := startServer(t, server.Config{})
+	})
 	bystander := ts.dial(t, "bystander", "")
 	bystander.expect(protocol.TypeConnection)
 	bomber := ts.dial(t, "bomber", "")

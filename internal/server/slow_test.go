@@ -10,7 +10,7 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"github.com/chatplatform/chat/internal/hub"
+	"github.com/chatplatform/chat/internal/outbound"
 	"github.com/chatplatform/chat/internal/protocol"
 	"github.com/chatplatform/chat/internal/server"
 )
@@ -27,7 +27,7 @@ func mustURL(t *testing.T, raw string) *url.URL {
 func TestSlowConsumerIsClosedWhileOthersGetEverything(t *testing.T) {
 	const maxQueue = 64 << 10
 	ts := startServer(t, server.Config{RateLimit: 1e6, RateBurst: 1e6,
-		Hub: hub.Config{MaxQueueBytes: maxQueue, WriteTimeout: time.Second}})
+		Outbound: outbound.Config{MaxQueueBytes: maxQueue, WriteTimeout: time.Second}})
 	fast := ts.dial(t, "fast", "")
 	fast.expect(protocol.TypeConnection)
 
@@ -69,7 +69,7 @@ func TestSlowConsumerIsClosedWhileOthersGetEverything(t *testing.T) {
 	var maxQueued int64
 	for i := range int64(count) {
 		for i-min(received[0].Load(), received[1].Load()) >= window {
-			if q := ts.QueuedBytesForTest(); q > maxQueued {
+			if q := int64(ts.QueuedBytesForTest()); q > maxQueued {
 				maxQueued = q
 			}
 			time.Sleep(50 * time.Microsecond)

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
@@ -18,11 +20,14 @@ import (
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// webServer serves every request that is not a WebSocket upgrade: the
-// page, its assets, health checks and metrics.
+// webServer serves every request that is not a WebSocket upgrade in the
+// fast path: the page, its assets, health checks, metrics, and WebSocket
+// requests that need net/http's parsing. Its connections are capped.
 type webServer struct {
-	srv  *http.Server
-	done sync.WaitGroup
+	// Static after construction.
+	srv   *http.Server
+	conns *pageConns
+	done  sync.WaitGroup
 }
 
 func newWebServer(s *Server) *webServer {
@@ -32,6 +37,7 @@ func newWebServer(s *Server) *webServer {
 		http.ServeFileFS(w, r, web.Files, "index.html")
 	})))
 	mux.Handle("GET /static/", withPageHeaders(http.StripPrefix("/static/", files)))
+	mux.HandleFunc("GET /ws/", s.serveWebSocketHTTP)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
@@ -48,9 +54,14 @@ func newWebServer(s *Server) *webServer {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{
 		ErrorLog: zap.NewStdLog(s.log.Named("metrics")),
 	}))
-	return &webServer{srv: &http.Server{
+	pc := &pageConns{max: s.cfg.MaxPageConns, srv: s, idle: make(map[net.Conn]int64), evicted: make(map[net.Conn]bool)}
+	return &webServer{conns: pc, srv: &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
+		ReadTimeout:       pageWriteTimeout,
+		WriteTimeout:      pageWriteTimeout,
+		IdleTimeout:       s.cfg.PageIdleTimeout,
+		ConnState:         pc.track,
 		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
 	}}
 }
@@ -76,13 +87,92 @@ func (w *webServer) listen(addr net.Addr) *chanListener {
 	return ln
 }
 
+// hand gives conn to the page server through ln if a page connection slot
+// is free (closing the longest idle page connection if need be), and
+// answers 503 otherwise.
+func (w *webServer) hand(ln *chanListener, conn net.Conn) {
+	if !w.conns.admit() {
+		w.conns.srv.metrics.PageRefused.Inc()
+		const body = "server busy: too many page connections\n"
+		fmt.Fprintf(conn, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+			"Connection: close\r\nRetry-After: 1\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		conn.Close()
+		return
+	}
+	ln.hand(conn)
+}
+
 func (w *webServer) shutdown(ctx context.Context) error {
 	err := w.srv.Shutdown(ctx)
+	if err != nil {
+		w.srv.Close()
+	}
 	w.done.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// pageConns counts the page server's connections against
+// Config.MaxPageConns and knows which are idle, so that a new one can take
+// the slot of the longest idle.
+type pageConns struct {
+	// Static after construction.
+	max int
+	srv *Server
+
+	mu      sync.Mutex
+	count   int                // admitted and not closed or hijacked; guarded by mu
+	idle    map[net.Conn]int64 // idle connections and since when (pool clock); guarded by mu
+	evicted map[net.Conn]bool  // closed by admit, their slot already given away; guarded by mu
+}
+
+// admit takes a slot for a new connection, closing the longest idle one
+// when every slot is taken; it reports false when all are busy.
+func (p *pageConns) admit() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.count >= p.max {
+		var oldest net.Conn
+		var since int64
+		for c, t := range p.idle {
+			if oldest == nil || t < since {
+				oldest, since = c, t
+			}
+		}
+		if oldest == nil {
+			return false
+		}
+		delete(p.idle, oldest)
+		p.evicted[oldest] = true
+		oldest.Close() // this connection takes its slot now
+		p.count--
+	}
+	p.count++
+	p.srv.metrics.PageConnections.Set(float64(p.count))
+	return true
+}
+
+// track follows a page connection's state: idle ones may be closed to make
+// room, closed and hijacked ones free their slot.
+func (p *pageConns) track(c net.Conn, state http.ConnState) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch state {
+	case http.StateIdle:
+		p.idle[c] = p.srv.pool.Clock()
+	case http.StateActive:
+		delete(p.idle, c)
+	case http.StateHijacked, http.StateClosed:
+		if p.evicted[c] {
+			delete(p.evicted, c)
+			return
+		}
+		p.count--
+		delete(p.idle, c)
+		p.srv.metrics.PageConnections.Set(float64(p.count))
+	}
 }
 
 // chanListener is a net.Listener whose connections come from the server's
@@ -136,4 +226,14 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(p)
+}
+
+// SyscallConn returns the underlying connection's raw descriptor, for a
+// page connection that is upgraded to a WebSocket after hijacking.
+func (c *prefixConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("connection %T has no descriptor", c.Conn)
+	}
+	return sc.SyscallConn()
 }

@@ -1,4 +1,4 @@
-package hub
+package outbound
 
 import (
 	"sync"
@@ -9,22 +9,22 @@ import (
 // each, which hands every client to the writers' queue once its slot's
 // time has come. It ticks only while it holds clients.
 type wheel struct {
-	ready chan<- *Client
+	ready chan<- *Conn
 	epoch time.Time     // origin of the hub clock
 	wake  chan struct{} // capacity 1: the wheel went from empty to not empty
 
 	mu    sync.Mutex
-	slots [wheelSlots][]*Client // guarded by mu
-	count int                   // clients held; guarded by mu
-	done  int64                 // every tick up to this one has been handed out; guarded by mu
+	slots [wheelSlots][]*Conn // guarded by mu
+	count int                 // clients held; guarded by mu
+	done  int64               // every tick up to this one has been handed out; guarded by mu
 }
 
-func newWheel(ready chan<- *Client, epoch time.Time) *wheel {
+func newWheel(ready chan<- *Conn, epoch time.Time) *wheel {
 	return &wheel{ready: ready, epoch: epoch, wake: make(chan struct{}, 1)}
 }
 
 // add holds c until due (hub clock nanoseconds since epoch).
-func (w *wheel) add(c *Client, due int64) {
+func (w *wheel) add(c *Conn, due int64) {
 	tick := (due + int64(wheelTick) - 1) / int64(wheelTick)
 	w.mu.Lock()
 	if w.count == 0 {

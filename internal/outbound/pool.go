@@ -1,0 +1,163 @@
+package outbound
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/chatplatform/chat/internal/netpoll"
+)
+
+// Pool is the set of writers and the machinery that schedules connections
+// onto them.
+type Pool struct {
+	// Static after construction.
+	cfg      Config
+	log      *zap.Logger
+	epoch    time.Time // origin of the pool clock
+	ready    chan *Conn
+	wheel    *wheel
+	writable *netpoll.Poller // EPOLLOUT for connections whose socket buffer is full
+
+	coalesce atomic.Int64 // current coalescing interval, nanoseconds
+	conns    atomic.Int64 // connections made and not finished
+
+	stop      chan struct{} // closed by Close; never reopened
+	closeOnce sync.Once
+	workers   sync.WaitGroup
+
+	// testHook, when set (by tests only, before any connection), runs at
+	// the named points of a flush while the connection's lock is held.
+	testHook func(point string)
+}
+
+// New creates a pool and starts its writers, its timing wheel and its
+// writability poller.
+func New(cfg Config) (*Pool, error) {
+	cfg = cfg.withDefaults()
+	wp, err := netpoll.New(netpoll.Config{Writable: true, Workers: 1})
+	if err != nil {
+		return nil, fmt.Errorf("start writability poller: %w", err)
+	}
+	p := &Pool{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		epoch: time.Now(),
+		// Every connection is in ready at most once, so MaxConns plus the
+		// connections still finishing never fill it.
+		ready:    make(chan *Conn, cfg.MaxConns+1024),
+		writable: wp,
+		stop:     make(chan struct{}),
+	}
+	p.wheel = newWheel(p.ready, p.epoch)
+	for range cfg.Writers {
+		p.workers.Add(1)
+		go p.writer()
+	}
+	p.workers.Add(1)
+	go p.wheel.run(p.stop, &p.workers)
+	return p, nil
+}
+
+// Clock returns the pool's monotonic clock in nanoseconds, the time base of
+// Conn.Stalled and Conn.Trim.
+func (p *Pool) Clock() int64 { return int64(time.Since(p.epoch)) }
+
+// Close stops the writers and the poller. Connections still open are left
+// as they are: their owners tear them down first.
+func (p *Pool) Close() error {
+	var err error
+	p.closeOnce.Do(func() {
+		close(p.stop)
+		p.workers.Wait()
+		err = p.writable.Close()
+	})
+	return err
+}
+
+// NewConn makes the outbound side of a connection; raw is its
+// syscall.RawConn, through which every write goes. owner is told when its
+// close frame is written or a write fails. What is queued waits until
+// Start, so that the greeting and the first frames leave in one write.
+func (p *Pool) NewConn(raw syscall.RawConn, owner Owner) *Conn {
+	p.conns.Add(1)
+	p.updateCoalesce()
+	c := &Conn{pool: p, raw: raw, owner: owner, scheduled: true}
+	c.progress = p.Clock()
+	return c
+}
+
+func (p *Pool) updateCoalesce() {
+	n := p.conns.Load()
+	iv := time.Duration(n) * time.Second / time.Duration(p.cfg.WriteBudget)
+	p.coalesce.Store(int64(min(iv, p.cfg.MaxCoalesce)))
+}
+
+// schedule hands c to a writer now, or at due if that is later.
+func (p *Pool) schedule(c *Conn, due, now int64) {
+	if due <= now {
+		p.ready <- c
+		return
+	}
+	p.wheel.add(c, due)
+}
+
+func (p *Pool) writer() {
+	defer p.workers.Done()
+	w := newScratch()
+	for {
+		select {
+		case c := <-p.ready:
+			c.flushSafely(w)
+		case <-p.stop:
+			return
+		}
+	}
+}
+
+func (p *Pool) hook(point string) {
+	if p.testHook != nil {
+		p.testHook(point)
+	}
+}
+
+// scratch is what one writer goroutine reuses for every flush: a buffer
+// that small batches are copied into, and the function handed to
+// syscall.RawConn.Write, made once so that a write allocates nothing.
+type scratch struct {
+	buf []byte
+
+	// Inputs and outputs of writeFn.
+	single  []byte   // a single buffer to write, or nil
+	iovs    [][]byte // else the buffers of a vectored write
+	n       int
+	err     error
+	writeFn func(fd uintptr) bool
+}
+
+// writerBufferSize is the largest batch a writer copies into one buffer
+// rather than writing with writev.
+const writerBufferSize = 16 << 10
+
+// maxIovecs bounds the buffers of one vectored write (Linux's IOV_MAX is
+// 1024).
+const maxIovecs = 1024
+
+func newScratch() *scratch {
+	w := &scratch{buf: make([]byte, writerBufferSize)}
+	w.writeFn = func(fd uintptr) bool {
+		if w.single != nil {
+			w.n, w.err = unix.Write(int(fd), w.single)
+		} else {
+			w.n, w.err = unix.Writev(int(fd), w.iovs)
+		}
+		w.n = max(w.n, 0)
+		return true // never wait: a full socket is waited for with EPOLLOUT
+	}
+	return w
+}

@@ -1,0 +1,43 @@
+// Package rooms owns chat rooms: their members, the order of their
+// messages (seq within an epoch), the history kept for resume and the
+// presence policy. Delivery is not its business: a member's frames go to its
+// outbound.Conn, which queues and writes them.
+//
+// A room exists while it has members. Each incarnation of a room has an
+// epoch, a random string carried by the welcome event: when a room is
+// emptied and made again (or the server restarts) its seqs start again
+// under a new epoch, so a client resuming with the old epoch is told there
+// is a gap instead of being given a replay that looks continuous.
+//
+// History is bounded three ways: Config.History messages and
+// Config.HistoryRoomBytes bytes per room, and Config.HistoryTotalBytes
+// over all rooms, where the globally oldest messages go first. It is
+// allocated as messages arrive, so a room with no messages costs nothing
+// for it. A replay is cut to Config.ReplayBytes, newest messages kept,
+// and the cut is reported as a gap: a resume never fails because of what
+// it replays.
+//
+// Events: messages, and join and leave notices in rooms of at most
+// Config.NoticeLimit members, go to every member. The extension events
+// (welcome, presence) go only to members that asked for them (the chat.v1
+// subprotocol). Above the notice limit the joiner alone gets its own
+// connection notice and the room gets at most one presence event (the
+// member count) per Config.PresenceInterval, stretched in rooms over 1,000
+// members so that presence never costs more than 1,000 frames per interval:
+// a ramp of N clients costs O(N) frames rather than O(N²).
+//
+// Seam: Publish orders a message (room.order) and then delivers it to the
+// room's local members (room.deliverLocked). A broker that orders messages
+// across processes goes between the two.
+//
+// Lock order: Registry.mu, then room.mu, then history.mu, then
+// outbound.Conn's lock (taken by Send).
+//
+// Usage:
+//
+//	reg := rooms.New(rooms.Config{Metrics: m, Clock: pool.Clock})
+//	m, err := reg.Join(rooms.JoinRequest{ClientID: "ana", Room: "general", Since: rooms.NoResume, Out: conn})
+//	reg.Publish(m, []byte("hi"), time.Now())
+//	reg.Leave(m)
+//	reg.Close()
+package rooms

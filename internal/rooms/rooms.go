@@ -1,0 +1,369 @@
+package rooms
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/chatplatform/chat/internal/outbound"
+	"github.com/chatplatform/chat/internal/protocol"
+)
+
+// NoResume is the Since value of a client that does not resume.
+const NoResume = -1
+
+// ErrClosed is returned by Join after Close.
+var ErrClosed = errors.New("rooms: closed")
+
+// Registry is the set of rooms.
+type Registry struct {
+	// Static after construction.
+	cfg     Config
+	history history
+	stop    chan struct{} // closed by Close; never reopened
+	done    sync.WaitGroup
+
+	mu     sync.Mutex
+	rooms  map[string]*room // guarded by mu
+	closed bool             // guarded by mu
+
+	// testHook, when set (by tests only, before any join), runs at the
+	// named points while a room's lock is held.
+	testHook func(point string)
+}
+
+// room is one incarnation of a chat room. Its members are a slice, removed
+// by swap, so that fan-out is a tight loop.
+type room struct {
+	// Static after construction.
+	name  string
+	epoch string
+
+	mu            sync.Mutex
+	members       []*Member // guarded by mu
+	seq           uint64    // guarded by mu
+	log           roomLog   // guarded by Registry.history.mu
+	membersJSON   []byte    // the ids a welcome lists, encoded; nil when they changed; guarded by mu
+	presenceDirty bool      // guarded by mu
+	lastPresence  int64     // clock; guarded by mu
+	dead          bool      // removed from Registry.rooms; guarded by mu
+}
+
+// Member is one client's membership of a room.
+type Member struct {
+	// Static after Join.
+	id       string
+	extended bool
+	out      *outbound.Conn
+	room     *room
+
+	index int // position in room.members, -1 once left; guarded by room.mu
+}
+
+// ID returns the member's client id.
+func (m *Member) ID() string { return m.id }
+
+// Epoch returns the epoch of the member's room.
+func (m *Member) Epoch() string { return m.room.epoch }
+
+// New creates a registry and starts its presence loop.
+func New(cfg Config) *Registry {
+	cfg = cfg.withDefaults()
+	r := &Registry{
+		cfg: cfg,
+		history: history{maxCount: cfg.History, maxRoomBytes: cfg.HistoryRoomBytes,
+			maxTotalBytes: cfg.HistoryTotalBytes, gauge: cfg.Metrics.HistoryBytes},
+		stop:  make(chan struct{}),
+		rooms: make(map[string]*room),
+	}
+	cfg.Metrics.HistoryBytes.Set(0)
+	r.done.Add(1)
+	go r.presenceLoop()
+	return r
+}
+
+// Close stops the presence loop and refuses further joins. Members still in
+// rooms stay until they leave.
+func (r *Registry) Close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	r.mu.Unlock()
+	close(r.stop)
+	r.done.Wait()
+}
+
+func (r *Registry) hook(point string) {
+	if r.testHook != nil {
+		r.testHook(point)
+	}
+}
+
+// JoinRequest describes a client joining a room.
+type JoinRequest struct {
+	ClientID string
+	Room     string
+	// Since is the last message seq the client saw, or NoResume; Epoch is
+	// the epoch that seq counts in ("" when the client has none).
+	Since int64
+	Epoch string
+	// Extended is set for clients that get the extension events (welcome,
+	// presence): those that offered the chat.v1 subprotocol.
+	Extended bool
+	// Out receives the member's frames.
+	Out *outbound.Conn
+}
+
+// Join adds a client to a room and queues its welcome, the kept messages
+// it asked for and the join notice.
+func (r *Registry) Join(req JoinRequest) (*Member, error) {
+	rm, err := r.lockRoom(req.Room)
+	if err != nil {
+		return nil, err
+	}
+	defer rm.mu.Unlock()
+	r.hook("join")
+	m := &Member{id: req.ClientID, extended: req.Extended, out: req.Out, room: rm, index: len(rm.members)}
+	rm.members = append(rm.members, m)
+	if m.index < protocol.MaxListedMembers {
+		rm.membersJSON = nil
+	}
+	now, ts := r.cfg.Clock(), r.cfg.Now()
+
+	var replay [][]byte
+	gap := false
+	if req.Since != NoResume {
+		replay, gap = r.replayLocked(rm, req.Since, req.Epoch)
+	}
+	if m.extended {
+		welcome := protocol.Event{Type: protocol.TypeWelcome, ClientID: m.id, Room: rm.name, Time: ts,
+			Seq: rm.seq, Epoch: rm.epoch, MemberCount: len(rm.members), MaxMessageBytes: r.cfg.MaxMessageBytes,
+			MembersJSON: rm.listedMembersLocked(), Gap: gap}
+		m.out.Send(protocol.NewFrame(&welcome), now)
+	}
+	for _, f := range replay {
+		m.out.Send(f, now)
+	}
+	notice := protocol.Event{Type: protocol.TypeConnection, ClientID: m.id, Room: rm.name, Time: ts,
+		Message: m.id + " joined the chat", MemberCount: len(rm.members)}
+	if r.noticesLocked(rm) {
+		rm.deliverLocked(protocol.NewFrame(&notice), now, false)
+	} else {
+		m.out.Send(protocol.NewFrame(&notice), now)
+		rm.presenceDirty = true
+	}
+	return m, nil
+}
+
+// lockRoom returns the live room called name, made if missing, locked.
+func (r *Registry) lockRoom(name string) (*room, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrClosed
+	}
+	rm := r.rooms[name]
+	if rm == nil {
+		rm = &room{name: name, epoch: newEpoch()}
+		r.rooms[name] = rm
+		r.cfg.Metrics.Rooms.Set(float64(len(r.rooms)))
+	}
+	rm.mu.Lock()
+	return rm, nil
+}
+
+// newEpoch returns a fresh epoch: 64 random bits, which no earlier
+// incarnation of the room, in this process or before a restart, shares.
+func newEpoch() string { return strconv.FormatUint(rand.Uint64(), 36) }
+
+// replayLocked returns the kept frames a client resuming with since and
+// epoch gets, and whether it missed some. Within the room's epoch the
+// client gets what followed since. With another epoch (or none, past seq
+// 0), or a seq the room never reached, what the client saw belongs to an
+// earlier incarnation: it gets the current incarnation's kept messages,
+// and a gap.
+func (r *Registry) replayLocked(rm *room, since int64, epoch string) ([][]byte, bool) {
+	continuous := uint64(since) <= rm.seq && (epoch == rm.epoch || since == 0 && epoch == "")
+	if !continuous {
+		frames, _ := r.history.since(&rm.log, 0, rm.seq, r.cfg.ReplayBytes)
+		return frames, true
+	}
+	return r.history.since(&rm.log, uint64(since), rm.seq, r.cfg.ReplayBytes)
+}
+
+// listedMembersLocked returns the JSON array of the ids a welcome lists,
+// encoding it again only after the listed members changed.
+func (rm *room) listedMembersLocked() []byte {
+	if rm.membersJSON == nil {
+		b := []byte{'['}
+		for i, m := range rm.members[:min(len(rm.members), protocol.MaxListedMembers)] {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = protocol.AppendString(b, m.id)
+		}
+		rm.membersJSON = append(b, ']')
+	}
+	return rm.membersJSON
+}
+
+func (r *Registry) noticesLocked(rm *room) bool {
+	return r.cfg.NoticeLimit < 0 || len(rm.members) <= r.cfg.NoticeLimit
+}
+
+// Leave removes m from its room, announces it, and forgets an emptied
+// room with its history. Leave is called once per member.
+func (r *Registry) Leave(m *Member) {
+	if r.leave(m) {
+		r.forget(m.room)
+	}
+}
+
+// leave removes m and reports whether its room is now empty.
+func (r *Registry) leave(m *Member) (empty bool) {
+	rm := m.room
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	r.hook("leave")
+	if m.index < 0 {
+		return false
+	}
+	if m.index < protocol.MaxListedMembers {
+		rm.membersJSON = nil
+	}
+	last := len(rm.members) - 1
+	moved := rm.members[last]
+	rm.members[m.index] = moved
+	moved.index = m.index
+	rm.members[last] = nil
+	rm.members = rm.members[:last]
+	m.index = -1
+	if len(rm.members) == 0 {
+		return true
+	}
+	if r.noticesLocked(rm) {
+		notice := protocol.Event{Type: protocol.TypeDisconnection, ClientID: m.id, Room: rm.name, Time: r.cfg.Now(),
+			Message: m.id + " left the chat", MemberCount: len(rm.members)}
+		rm.deliverLocked(protocol.NewFrame(&notice), r.cfg.Clock(), false)
+	} else {
+		rm.presenceDirty = true
+	}
+	return false
+}
+
+// forget removes rm from the registry if it is still empty.
+func (r *Registry) forget(rm *room) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if len(rm.members) > 0 || rm.dead {
+		return
+	}
+	rm.dead = true
+	delete(r.rooms, rm.name)
+	r.cfg.Metrics.Rooms.Set(float64(len(r.rooms)))
+	r.history.drop(&rm.log)
+}
+
+// Publish sends text from m to every member of m's room, m included, as
+// the room's next message. received is when the message arrived; the time
+// until it is queued for every member is observed as the broadcast
+// duration.
+func (r *Registry) Publish(m *Member, text []byte, received time.Time) {
+	r.publish(m, text)
+	r.cfg.Metrics.BroadcastDuration.Observe(time.Since(received).Seconds())
+}
+
+func (r *Registry) publish(m *Member, text []byte) {
+	rm := m.room
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if m.index < 0 {
+		return // m left meanwhile
+	}
+	frame := r.orderLocked(rm, m.id, text)
+	r.hook("publish")
+	rm.deliverLocked(frame, r.cfg.Clock(), false)
+}
+
+// orderLocked gives text from id the room's next seq, keeps it in the
+// history and returns its frame.
+func (r *Registry) orderLocked(rm *room, id string, text []byte) []byte {
+	rm.seq++
+	ev := protocol.Event{Type: protocol.TypeMessage, ClientID: id, Message: string(text), Room: rm.name,
+		Time: r.cfg.Now(), Seq: rm.seq}
+	frame := protocol.NewFrame(&ev)
+	r.history.add(&rm.log, rm.seq, frame)
+	return frame
+}
+
+// deliverLocked queues frame for every member of rm, or only for the
+// extended ones.
+func (rm *room) deliverLocked(frame []byte, now int64, extendedOnly bool) {
+	for _, m := range rm.members {
+		if extendedOnly && !m.extended {
+			continue
+		}
+		m.out.Send(frame, now)
+	}
+}
+
+// presenceLoop sends presence events of large rooms until Close.
+func (r *Registry) presenceLoop() {
+	defer r.done.Done()
+	t := time.NewTicker(max(r.cfg.PresenceInterval/4, 10*time.Millisecond))
+	defer t.Stop()
+	var rooms []*room
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		}
+		rooms = r.snapshot(rooms[:0])
+		for _, rm := range rooms {
+			r.presence(rm)
+		}
+		clear(rooms)
+	}
+}
+
+func (r *Registry) snapshot(dst []*room) []*room {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rm := range r.rooms {
+		dst = append(dst, rm)
+	}
+	return dst
+}
+
+func (r *Registry) presence(rm *room) {
+	now := r.cfg.Clock()
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if !rm.presenceDirty || now-rm.lastPresence < int64(r.presenceInterval(len(rm.members))) {
+		return
+	}
+	rm.presenceDirty = false
+	rm.lastPresence = now
+	ev := protocol.Event{Type: protocol.TypePresence, Room: rm.name, Time: r.cfg.Now(), MemberCount: len(rm.members)}
+	rm.deliverLocked(protocol.NewFrame(&ev), now, true)
+}
+
+// presenceInterval is the least time between presence events of a room of
+// n members: PresenceInterval, stretched in rooms over presenceFrames
+// members so that presence costs at most presenceFrames frames per
+// PresenceInterval in any room.
+func (r *Registry) presenceInterval(n int) time.Duration {
+	return r.cfg.PresenceInterval * time.Duration(max(1, (n+presenceFrames-1)/presenceFrames))
+}
+
+// presenceFrames bounds the presence frames a room costs per
+// PresenceInterval; see presenceInterval.
+const presenceFrames = 1000

@@ -1,0 +1,318 @@
+package server
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/chatplatform/chat/internal/metrics"
+	"github.com/chatplatform/chat/internal/netpoll"
+)
+
+// headLimit bounds the head of a request read by the accept path; a larger
+// head gets 431.
+const headLimit = 8 << 10
+
+// headBuffers holds buffers of headLimit bytes for reading request heads.
+var headBuffers = sync.Pool{New: func() any { b := make([]byte, headLimit); return &b }}
+
+// handshake is an accepted connection whose request head is being read
+// through the poller: no goroutine waits on it, and it holds a head buffer
+// only once bytes arrive.
+type handshake struct {
+	// Static after start.
+	srv   *Server
+	conn  net.Conn
+	raw   syscall.RawConn
+	web   *chanListener
+	start int64 // pool clock when accepted
+
+	// Guarded by handshakes.mu.
+	prev, next *handshake
+	listed     bool
+
+	mu   sync.Mutex
+	buf  *[]byte // from headBuffers once bytes arrived; guarded by mu
+	n    int     // bytes in buf; guarded by mu
+	done bool    // handed on, refused or dropped; guarded by mu
+}
+
+// handshakes is the list of handshakes in progress, oldest first, capped at
+// Config.MaxHandshakes: past it the oldest is dropped, so that silent peers
+// can never stop the server from accepting.
+type handshakes struct {
+	srv *Server
+
+	mu             sync.Mutex
+	oldest, newest *handshake // guarded by mu
+	count          int        // guarded by mu
+}
+
+func newHandshakes(s *Server) *handshakes { return &handshakes{srv: s} }
+
+// start registers an accepted connection with the poller, dropping the
+// oldest handshake if every slot is taken.
+func (hs *handshakes) start(conn net.Conn, web *chanListener) {
+	s := hs.srv
+	raw, err := rawConn(conn)
+	if err != nil {
+		s.log.Warn("accepted connection", zap.Error(err))
+		conn.Close()
+		return
+	}
+	h := &handshake{srv: s, conn: conn, raw: raw, web: web, start: s.pool.Clock()}
+	evicted := hs.push(h)
+	if evicted != nil {
+		evicted.drop(metrics.UpgradeHandshakeEvicted)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var perr error
+	if cerr := raw.Control(func(fd uintptr) { perr = s.poller.Add(int(fd), h) }); cerr != nil {
+		perr = cerr
+	}
+	if perr != nil && !h.done {
+		h.done = true
+		hs.unlink(h)
+		conn.Close()
+	}
+}
+
+// push appends h and unlinks the oldest handshake if the list is over its
+// cap, returning it.
+func (hs *handshakes) push(h *handshake) (evicted *handshake) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	h.listed = true
+	if hs.newest == nil {
+		hs.oldest, hs.newest = h, h
+	} else {
+		h.prev, hs.newest.next, hs.newest = hs.newest, h, h
+	}
+	hs.count++
+	if hs.count > hs.srv.cfg.MaxHandshakes {
+		evicted = hs.oldest
+		hs.unlinkLocked(evicted)
+	}
+	hs.srv.metrics.Handshakes.Set(float64(hs.count))
+	return evicted
+}
+
+func (hs *handshakes) unlink(h *handshake) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	hs.unlinkLocked(h)
+	hs.srv.metrics.Handshakes.Set(float64(hs.count))
+}
+
+func (hs *handshakes) unlinkLocked(h *handshake) {
+	if !h.listed {
+		return
+	}
+	h.listed = false
+	if h.prev != nil {
+		h.prev.next = h.next
+	} else {
+		hs.oldest = h.next
+	}
+	if h.next != nil {
+		h.next.prev = h.prev
+	} else {
+		hs.newest = h.prev
+	}
+	h.prev, h.next = nil, nil
+	hs.count--
+}
+
+// expired unlinks and returns the handshakes started before cutoff.
+func (hs *handshakes) expired(cutoff int64) []*handshake {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	var out []*handshake
+	for hs.oldest != nil && hs.oldest.start < cutoff {
+		h := hs.oldest
+		hs.unlinkLocked(h)
+		out = append(out, h)
+	}
+	if out != nil {
+		hs.srv.metrics.Handshakes.Set(float64(hs.count))
+	}
+	return out
+}
+
+// sweep drops handshakes older than the handshake timeout until the server
+// stops.
+func (hs *handshakes) sweep() {
+	defer hs.srv.sweepers.Done()
+	timeout := hs.srv.cfg.HandshakeTimeout
+	t := time.NewTicker(min(max(timeout/10, 10*time.Millisecond), 500*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-hs.srv.stop:
+			return
+		case <-t.C:
+		}
+		for _, h := range hs.expired(hs.srv.pool.Clock() - int64(timeout)) {
+			h.drop(metrics.UpgradeHandshakeTimeout)
+		}
+	}
+}
+
+// closeAll drops every handshake in progress: the server is shutting down.
+func (hs *handshakes) closeAll() {
+	for _, h := range hs.expired(1 << 62) {
+		h.drop(metrics.UpgradeDraining)
+	}
+}
+
+// drop closes a handshake that took too long or was evicted, unless it was
+// handed on meanwhile.
+func (h *handshake) drop(reason metrics.UpgradeFailure) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return
+	}
+	h.done = true
+	h.release()
+	h.srv.metrics.UpgradeFailures.WithLabelValues(string(reason)).Inc()
+	h.raw.Control(func(fd uintptr) { h.srv.poller.Del(int(fd)) })
+	h.conn.Close()
+}
+
+// release returns the head buffer to its pool.
+func (h *handshake) release() {
+	if h.buf != nil {
+		headBuffers.Put(h.buf)
+		h.buf = nil
+	}
+}
+
+// OnReady reads what arrived of the request head, without blocking, and
+// once it is complete upgrades the connection or hands it to the page
+// server.
+func (h *handshake) OnReady(netpoll.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
+		return
+	}
+	s := h.srv
+	defer func() {
+		if v := recover(); v != nil {
+			s.metrics.Panics.Inc()
+			s.log.Error("panic in handshake", zap.Any("panic", v), zap.Stack("stack"))
+			h.finishLocked()
+			h.conn.Close()
+		}
+	}()
+	if h.buf == nil {
+		h.buf = headBuffers.Get().(*[]byte)
+	}
+	buf := *h.buf
+	for {
+		rs := headRead{buf: buf[h.n:]}
+		if err := h.raw.Read(rs.fn()); err != nil {
+			h.fail()
+			return
+		}
+		if rs.err == unix.EAGAIN {
+			break
+		}
+		if rs.err != nil || rs.n == 0 {
+			h.fail() // the peer went away before finishing its head
+			return
+		}
+		h.n += rs.n
+		if end := headEnd(buf[:h.n]); end > 0 {
+			h.finishLocked()
+			s.dispatch(h, buf[:end], buf[end:h.n])
+			return
+		}
+		if h.n == len(buf) {
+			h.finishLocked()
+			h.release()
+			h.raw.Control(func(fd uintptr) { s.poller.Del(int(fd)) })
+			s.refuseRaw(h.conn, 431, "request head is too large", metrics.UpgradeBadHandshake)
+			return
+		}
+		if !mayBeWebSocket(buf[:h.n]) && bytes.IndexByte(buf[:h.n], '\n') >= 0 {
+			// Not a WebSocket request: the page server reads the rest.
+			h.finishLocked()
+			s.toPage(h, buf[:h.n], nil)
+			return
+		}
+	}
+	var err error
+	if cerr := h.raw.Control(func(fd uintptr) { err = s.poller.Resume(int(fd)) }); cerr != nil || err != nil {
+		h.fail()
+	}
+}
+
+// finishLocked takes h off the list: it is being handed on or refused.
+func (h *handshake) finishLocked() {
+	h.done = true
+	h.srv.handshakes.unlink(h)
+}
+
+// fail drops a handshake whose connection failed or ended.
+func (h *handshake) fail() {
+	h.finishLocked()
+	h.release()
+	h.raw.Control(func(fd uintptr) { h.srv.poller.Del(int(fd)) })
+	h.conn.Close()
+}
+
+// headRead is one non-blocking read of a request head.
+type headRead struct {
+	buf []byte
+	n   int
+	err error
+}
+
+func (r *headRead) fn() func(fd uintptr) bool {
+	return func(fd uintptr) bool {
+		r.n, r.err = unix.Read(int(fd), r.buf)
+		r.n = max(r.n, 0)
+		return true
+	}
+}
+
+// headEnd returns the length of the request head at the start of b (up to
+// and including the empty line that ends it, CRLF or bare LF), or 0 if it
+// is not complete yet.
+func headEnd(b []byte) int {
+	for i := bytes.IndexByte(b, '\n'); i >= 0; {
+		j := i + 1
+		if j < len(b) && b[j] == '\r' {
+			j++
+		}
+		if j < len(b) && b[j] == '\n' {
+			return j + 1
+		}
+		k := bytes.IndexByte(b[i+1:], '\n')
+		if k < 0 {
+			return 0
+		}
+		i += 1 + k
+	}
+	return 0
+}
+
+// wsPrefix starts the request line of a WebSocket request in origin form.
+const wsPrefix = "GET /ws/"
+
+// mayBeWebSocket reports whether the bytes start like a WebSocket request
+// in origin form (or could still, if fewer than the prefix arrived).
+func mayBeWebSocket(b []byte) bool {
+	if len(b) < len(wsPrefix) {
+		return bytes.HasPrefix([]byte(wsPrefix), b)
+	}
+	return bytes.HasPrefix(b, []byte(wsPrefix))
+}

@@ -1,0 +1,432 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+	"golang.org/x/time/rate"
+
+	"github.com/chatplatform/chat/internal/metrics"
+	"github.com/chatplatform/chat/internal/netpoll"
+	"github.com/chatplatform/chat/internal/outbound"
+	"github.com/chatplatform/chat/internal/protocol"
+	"github.com/chatplatform/chat/internal/rooms"
+	"github.com/chatplatform/chat/internal/wsframe"
+)
+
+// session is one WebSocket connection as the server sees it: it owns the
+// descriptor, the net.Conn and the teardown, reads and decodes the client's
+// frames, and holds the connection's outbound side (what it is sent) and
+// its room membership. It is distinct from outbound.Conn, which only
+// writes, and from rooms.Member, which is only membership.
+//
+// Every epoll_ctl on the descriptor runs inside raw.Control, so it never
+// reaches a number that was closed and reused by another connection.
+type session struct {
+	// Static after attach.
+	srv      *Server
+	conn     net.Conn
+	raw      syscall.RawConn
+	id       string
+	extended bool // the client offered chat.v1
+	out      *outbound.Conn
+	member   *rooms.Member // nil when the join was refused (shutdown)
+
+	index int // position in sessions.list; guarded by sessions.mu
+
+	// lastSeen is the pool clock of the last complete frame from the
+	// client; written by the reader, read by the sweeper.
+	lastSeen atomic.Int64
+	// lingering is set once the close frame is written and the session
+	// waits for the peer to close (at most lingerTimeout).
+	lingering atomic.Bool
+	// peerClosed is set when the client's close frame arrived after the
+	// connection began closing: the closing handshake is then complete.
+	peerClosed atomic.Bool
+	left       atomic.Bool // the member has left its room
+	finished   atomic.Bool
+
+	// Owned by the sweeper.
+	lastPing int64
+
+	// readMu is held by the reader (OnReady, and attach while it decodes
+	// early bytes).
+	readMu  sync.Mutex
+	dec     wsframe.Decoder // guarded by readMu
+	limiter *rate.Limiter   // made at the first frame: most clients mostly listen; guarded by readMu
+	strikes int             // frames refused by the rate limit in a row; guarded by readMu
+}
+
+var (
+	_ netpoll.Handler = (*session)(nil)
+	_ outbound.Owner  = (*session)(nil)
+)
+
+// readScratch is what a reader needs for one readiness report: a buffer
+// and the function that reads into it. Both are made once per scratch and
+// pooled, so that a read allocates nothing (a closure handed to
+// syscall.RawConn.Read would escape on every call).
+type readScratch struct {
+	buf    []byte
+	n      int
+	err    error
+	readFn func(fd uintptr) bool
+}
+
+var readScratches = sync.Pool{New: func() any {
+	s := &readScratch{buf: make([]byte, readBufferSize)}
+	s.readFn = func(fd uintptr) bool {
+		s.n, s.err = unix.Read(int(fd), s.buf)
+		return true // never wait: the poller said readable
+	}
+	return s
+}}
+
+// read does one non-blocking read of raw into rs.buf.
+func read(raw syscall.RawConn, rs *readScratch) (n int, err error) {
+	if err := raw.Read(rs.readFn); err != nil {
+		return 0, err
+	}
+	return max(rs.n, 0), rs.err
+}
+
+// attach makes an upgraded connection a session: it joins the room, queues
+// the handshake response (greeting, nil when already written) with the
+// first frames, decodes what the client already sent (early) and has the
+// poller watch the descriptor. registered says whether the descriptor is
+// already in the poller (the handshake put it there). A reservation was
+// taken for the connection.
+func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, registered bool) error {
+	raw, err := rawConn(conn)
+	if err != nil {
+		conn.Close()
+		s.sessions.unreserve()
+		return err
+	}
+	sess := &session{srv: s, conn: conn, raw: raw, id: req.clientID, extended: req.extended,
+		dec: wsframe.Decoder{MaxMessage: s.cfg.MaxMessageBytes}}
+	sess.out = s.pool.NewConn(raw, sess)
+	if greeting != nil {
+		sess.out.SendGreeting(greeting)
+	}
+	sess.lastSeen.Store(s.pool.Clock())
+	sess.member, err = s.rooms.Join(rooms.JoinRequest{ClientID: req.clientID, Room: req.room, Since: req.since,
+		Epoch: req.epoch, Extended: req.extended, Out: sess.out})
+	s.metrics.ConnectionsOpened.Inc()
+	if !s.sessions.add(sess) || err != nil {
+		sess.closeWith(protocol.CloseShutdown)
+	}
+	// Check first: building the fields would allocate on every connection
+	// even with debug logging off.
+	if ce := s.log.Check(zap.DebugLevel, "connected"); ce != nil {
+		ce.Write(zap.String("client_id", req.clientID), zap.String("room", req.room))
+	}
+	if len(early) > 0 {
+		sess.readMu.Lock()
+		sess.decode(early)
+		sess.readMu.Unlock()
+	}
+	sess.out.Start()
+	var perr error
+	if cerr := raw.Control(func(fd uintptr) {
+		if registered {
+			s.poller.Set(int(fd), sess)
+			perr = s.poller.Resume(int(fd))
+		} else {
+			perr = s.poller.Add(int(fd), sess)
+		}
+	}); cerr != nil {
+		perr = cerr
+	}
+	if perr != nil {
+		sess.peerGone()
+		return fmt.Errorf("poll connection: %w", perr)
+	}
+	return nil
+}
+
+func rawConn(conn net.Conn) (syscall.RawConn, error) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("connection %T has no descriptor", conn)
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("raw connection: %w", err)
+	}
+	return raw, nil
+}
+
+// OnReady reads what the connection has, without blocking, and handles
+// every complete frame; once the connection is closing it reads and
+// discards, waiting for the peer to close. It runs on a poller worker.
+func (s *session) OnReady(netpoll.Event) {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	if s.finished.Load() {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			s.srv.metrics.Panics.Inc()
+			s.srv.log.Error("panic while handling a connection", zap.String("client_id", s.id),
+				zap.Any("panic", v), zap.Stack("stack"))
+			s.closeWith(protocol.ClosePanic)
+			s.resume()
+		}
+	}()
+
+	rs := readScratches.Get().(*readScratch)
+	defer readScratches.Put(rs)
+	for range maxReadsPerEvent {
+		n, err := read(s.raw, rs)
+		if n > 0 {
+			s.decode(rs.buf[:n])
+		}
+		switch {
+		case err == unix.EAGAIN:
+			s.resume()
+			return
+		case err != nil || n == 0: // reset, or the peer's end of stream
+			s.peerGone()
+			return
+		case n < len(rs.buf):
+			// Probably all there was; if not, the poller says so at once.
+			s.resume()
+			return
+		}
+	}
+	s.resume()
+}
+
+func (s *session) resume() {
+	var err error
+	if cerr := s.raw.Control(func(fd uintptr) { err = s.srv.poller.Resume(int(fd)) }); cerr != nil {
+		err = cerr
+	}
+	if err != nil && !s.finished.Load() {
+		s.peerGone()
+	}
+}
+
+// peerGone tears down a connection whose peer is gone, or that has closed
+// after its close frame was written.
+func (s *session) peerGone() {
+	s.out.Abort(protocol.ClosePeerGone)
+	s.finish()
+}
+
+// decode handles the complete frames in p. A complete frame, and only
+// that, counts as activity: a peer trickling a frame byte by byte is still
+// closed as idle.
+func (s *session) decode(p []byte) {
+	received := time.Now()
+	framed := false
+	err := s.dec.Decode(p, func(op ws.OpCode, payload []byte) bool {
+		framed = true
+		s.handle(op, payload, received)
+		return true
+	})
+	if framed {
+		s.lastSeen.Store(s.srv.pool.Clock())
+	}
+	// Decode's errors are always a *CloseError; a type assertion, unlike
+	// errors.As, costs no allocation on this path.
+	if ce, ok := err.(*wsframe.CloseError); ok {
+		reason := protocol.CloseProtocolError
+		switch ce.Code {
+		case protocol.CloseTooBig.Code:
+			reason = protocol.CloseTooBig
+			s.srv.metrics.MessagesRejected.WithLabelValues(string(metrics.RejectTooBig)).Inc()
+		case protocol.CloseInvalidUTF8.Code:
+			reason = protocol.CloseInvalidUTF8
+			s.srv.metrics.MessagesRejected.WithLabelValues(string(metrics.RejectInvalidUTF8)).Inc()
+		}
+		s.closeWith(reason)
+	}
+}
+
+// handle acts on one complete message or control frame.
+func (s *session) handle(op ws.OpCode, payload []byte, received time.Time) {
+	m := s.srv.metrics
+	if s.out.Closing() {
+		// Only the client's answer to our close matters now.
+		if op == ws.OpClose {
+			s.peerClose()
+		}
+		return
+	}
+	s.srv.hook("handle", payload)
+	if op == ws.OpClose {
+		// Echo the client's code, as RFC 6455 asks.
+		reason := protocol.CloseNormal
+		if len(payload) >= 2 {
+			reason.Code, _ = ws.ParseCloseFrameDataUnsafe(payload)
+		}
+		s.closeWith(reason)
+		return
+	}
+	if op == ws.OpBinary {
+		m.MessagesRejected.WithLabelValues(string(metrics.RejectBinary)).Inc()
+		s.closeWith(protocol.CloseBinary)
+		return
+	}
+	// Every other frame, control frames included, takes a token: a ping
+	// flood is limited like a message flood.
+	if !s.allow(received) {
+		if op == ws.OpText {
+			m.MessagesRejected.WithLabelValues(string(metrics.RejectRateLimited)).Inc()
+			if s.extended {
+				s.out.Send(rateLimitedFrame(), s.srv.pool.Clock())
+			}
+		}
+		return
+	}
+	switch op {
+	case ws.OpText:
+		m.MessagesReceived.Inc()
+		m.ReceivedBytes.Add(float64(len(payload)))
+		if s.member != nil {
+			s.srv.rooms.Publish(s.member, payload, received)
+		}
+	case ws.OpPing:
+		s.out.Send(protocol.Frame(ws.OpPong, payload), s.srv.pool.Clock())
+	}
+}
+
+// allow takes a token from the rate limit, and closes the connection with
+// 1008 after maxRateStrikes refusals in a row.
+func (s *session) allow(now time.Time) bool {
+	if s.limiter == nil {
+		s.limiter = rate.NewLimiter(rate.Limit(s.srv.cfg.RateLimit), s.srv.cfg.RateBurst)
+	}
+	if s.limiter.AllowN(now, 1) {
+		s.strikes = 0
+		return true
+	}
+	s.strikes++
+	if s.strikes > maxRateStrikes {
+		s.closeWith(protocol.CloseRateLimited)
+	}
+	return false
+}
+
+// rateLimitedFrame returns the error event sent for a message dropped by
+// the rate limit.
+func rateLimitedFrame() []byte {
+	return protocol.NewFrame(&protocol.Event{Type: protocol.TypeError, Code: protocol.ErrorRateLimited,
+		Message: "rate limit exceeded: message dropped, slow down", Time: time.Now()})
+}
+
+// closeWith queues the close frame of reason after what is queued; the
+// connection is torn down once the peer has it and closes (or after
+// lingerTimeout), or if it will not take it.
+func (s *session) closeWith(reason protocol.Close) {
+	if s.out.Close(reason, false) {
+		// A client being closed is no longer a member: the room hears of it
+		// now, not after the closing handshake.
+		s.leave()
+	}
+}
+
+// leave takes the member out of its room, once.
+func (s *session) leave() {
+	if s.member != nil && s.left.CompareAndSwap(false, true) {
+		s.srv.rooms.Leave(s.member)
+	}
+}
+
+// peerClose records the client's close frame, which ends the session once
+// ours is written.
+func (s *session) peerClose() {
+	s.peerClosed.Store(true)
+	if s.lingering.Load() {
+		s.finish()
+	}
+}
+
+// CloseWritten is the outbound side's report that the close frame is
+// written. When the client has sent its own (it began the close, or
+// answered ours), the closing handshake is complete and the connection is
+// closed. Otherwise the write side is shut and the connection lingers, read
+// and discarded, until the peer answers or closes, or lingerTimeout passes,
+// so that the peer reads everything queued before the close frame rather
+// than a reset.
+func (s *session) CloseWritten() {
+	if s.out.Reason().Label == protocol.CloseNormal.Label || s.peerClosed.Load() {
+		s.finish()
+		return
+	}
+	s.lingering.Store(true)
+	time.AfterFunc(lingerTimeout, s.finish)
+	var err error
+	if cerr := s.raw.Control(func(fd uintptr) { err = unix.Shutdown(int(fd), unix.SHUT_WR) }); cerr != nil {
+		err = cerr
+	}
+	if err != nil || s.peerClosed.Load() {
+		s.finish()
+	}
+}
+
+// WriteFailed is the outbound side's report that the connection cannot be
+// written to.
+func (s *session) WriteFailed() { s.finish() }
+
+// maintain is the sweeper's visit: it drops a stalled client, closes an idle one, pings a quiet one and releases idle
+// buffers. It returns the bytes queued for the client.
+func (s *session) maintain(now int64, ping []byte) int {
+	if s.finished.Load() {
+		return 0
+	}
+	if s.lingering.Load() {
+		return 0
+	}
+	if s.out.Stalled(now) {
+		s.out.Abort(protocol.CloseSlowConsumer)
+		s.finish()
+		return 0
+	}
+	if !s.out.Closing() {
+		idle := int64(s.srv.cfg.IdleTimeout)
+		silent := now - s.lastSeen.Load()
+		switch {
+		case silent > idle:
+			s.closeWith(protocol.CloseIdleTimeout)
+		case silent > idle/2 && now-s.lastPing > idle/2:
+			s.lastPing = now
+			s.out.Send(ping, now)
+		}
+	}
+	s.out.Trim(now)
+	return s.out.Queued()
+}
+
+// finish tears the session down, once: it stops polling the descriptor,
+// stops its writes, leaves the room, closes the connection and counts the
+// reason. Any goroutine may call it; none holds a lock it takes.
+func (s *session) finish() {
+	if !s.finished.CompareAndSwap(false, true) {
+		return
+	}
+	srv := s.srv
+	s.raw.Control(func(fd uintptr) { srv.poller.Del(int(fd)) }) // fails harmlessly if never added
+	s.out.Finish()
+	s.leave()
+	s.conn.Close()
+	reason := s.out.Reason()
+	if reason.Label == "" {
+		reason = protocol.ClosePeerGone
+	}
+	srv.metrics.ConnectionsClosed.WithLabelValues(reason.Label).Inc()
+	if ce := srv.log.Check(zap.DebugLevel, "disconnected"); ce != nil {
+		ce.Write(zap.String("client_id", s.id), zap.String("reason", reason.Label))
+	}
+	srv.sessions.remove(s)
+}
