@@ -129,7 +129,7 @@ var layout = []rowSpec{
 	{"Errors", []panelSpec{
 		{"timeseries", "Rejected messages by reason", "Client messages refused per second by reason: rate_limited, too_big, invalid_utf8, binary (chat_messages_rejected_total).", "cps", 8,
 			[]query{{"sum by (reason) (" + rate("chat_messages_rejected_total") + ")", "{{reason}}"}}},
-		{"timeseries", "Upgrade failures by reason", "WebSocket upgrades refused per second by reason: bad_client_id, bad_room, bad_handshake, forbidden_origin, server_full, handshake_timeout, draining (chat_upgrade_failures_total).", "cps", 8,
+		{"timeseries", "Upgrade failures by reason", "WebSocket upgrades refused per second by reason, e.g. bad_client_id, bad_room, forbidden_origin, server_full, handshake_timeout, draining (chat_upgrade_failures_total; the README lists every reason).", "cps", 8,
 			[]query{{"sum by (reason) (" + rate("chat_upgrade_failures_total") + ")", "{{reason}}"}}},
 		{"timeseries", "Slow-consumer and idle closes", "Connections closed per second because their outbound queue overflowed (slow_consumer) or they stayed silent past the idle timeout (idle_timeout).", "cps", 8,
 			[]query{{"sum by (reason) (" + rate("chat_connections_closed_total", `reason=~"slow_consumer|idle_timeout"`) + ")", "{{reason}}"}}},
