@@ -1,20 +1,32 @@
 // Package server is the chat server: one listener that serves the web
 // client, the WebSocket endpoint, health checks and metrics.
 //
-// The accept loop reads the head of each request itself. A WebSocket
-// request (GET /ws/{client_id}) is upgraded by github.com/gobwas/ws on the
-// raw connection, without net/http's per-connection goroutine and buffers;
-// bytes the client sent after its handshake are kept and decoded first.
-// Every other request is handed, with the bytes already read, to a
-// net/http server. After the upgrade a connection costs no goroutine: its
-// descriptor waits in an epoll set (internal/netpoll) and a pool worker
-// reads it without blocking when it becomes readable, decodes complete
-// frames (internal/wsframe) and hands messages to the hub (internal/hub),
-// which owns writing.
+// The accept loop only accepts. Each accepted connection's descriptor goes
+// into an epoll set (internal/netpoll) and a pool worker reads its request
+// head without blocking as bytes arrive: no goroutine waits on a silent
+// peer, heads not complete within Config.HandshakeTimeout are dropped, and
+// past Config.MaxHandshakes the oldest is dropped, so accepting never stops.
+// A WebSocket request (GET /ws/{client_id} with Upgrade) is upgraded by
+// github.com/gobwas/ws on the raw connection; bytes the client sent after
+// its handshake are kept and decoded first. Every other request is handed,
+// with the bytes already read, to a net/http server whose connections are
+// capped (Config.MaxPageConns); it also upgrades WebSocket requests that
+// need its parsing (keep-alive reuse, absolute-form targets) and answers a
+// plain GET of a WebSocket URL with the refusal an upgrade would get.
+//
+// After the upgrade a connection is a session: it costs no goroutine; its
+// descriptor stays in the epoll set and a worker reads it when it becomes
+// readable, decodes complete frames (internal/wsframe) and hands messages
+// to the rooms (internal/rooms), which order them and queue them to every
+// member's outbound side (internal/outbound), which writes without ever
+// blocking. The session owns the descriptor and its teardown; the others
+// report to it. The connection count is kept in one place, where sessions
+// are admitted, so that Shutdown closes every one of them.
 //
 // Bad input is answered as the protocol says (internal/protocol): close
-// 1009, 1007, 1003, 1002 or 1008, each counted by reason, and a panic while
-// handling one connection closes that connection only.
+// 1009, 1007, 1003, 1002 or 1008, each counted by reason; a server-side
+// close writes what is queued and lingers until the client answers; a
+// panic while handling one connection closes that connection only.
 //
 // Usage:
 //

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gobwas/ws"
 	"go.uber.org/zap"
@@ -202,6 +203,9 @@ func (s *Server) serveWebSocketHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	// The page server's deadlines would make every raw read and write of
+	// the session fail once they pass.
+	conn.SetDeadline(time.Time{})
 	req.extended = hs.Protocol == protocol.Subprotocol
 	var early []byte
 	if n := rw.Reader.Buffered(); n > 0 {
