@@ -3,7 +3,8 @@
 // connect time, end-to-end latency, loss, duplicates and reordering, and
 // exits 0 when every threshold holds, 1 when one fails, 2 when the run
 // could not start (bad flags, unreachable server), 3 when it was
-// interrupted (no verdict) and 4 when a worker process failed.
+// interrupted (no verdict) and 4 when it broke off (a worker process
+// failed, or the -json file could not be written).
 //
 // Usage:
 //

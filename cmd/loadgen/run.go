@@ -31,7 +31,7 @@ const (
 	exitFail       = 1 // a threshold failed
 	exitNoRun      = 2 // bad flags, or the run could not start
 	exitIncomplete = 3 // interrupted (Ctrl-C, SIGTERM): no verdict
-	exitBroken     = 4 // the run broke off: a worker process failed
+	exitBroken     = 4 // the run broke off: a worker process failed, or the -json file could not be written
 )
 
 // hiddenFlags are for testing and are left out of the usage text.
@@ -171,7 +171,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 func usage(fs *flag.FlagSet, stderr io.Writer) {
 	fmt.Fprintf(stderr, "Usage: loadgen [flags]\n\nSimulates WebSocket chat clients against a server and reports latency and loss.\n"+
 		"Exit status: 0 every threshold holds, 1 a threshold failed, 2 bad flags or the run could not start,\n"+
-		"3 interrupted (no verdict), 4 a worker process failed.\n\nFlags:\n")
+		"3 interrupted (no verdict), 4 the run broke off (a worker process failed, or -json could not be written).\n\nFlags:\n")
 	fs.VisitAll(func(f *flag.Flag) {
 		if hiddenFlags[f.Name] {
 			return
