@@ -4,9 +4,13 @@
 // Outgoing: every text frame is a chat message. Incoming: one JSON event per
 // frame (welcome, connection, disconnection, message, presence, error).
 // User-supplied text is only ever written with textContent; links in it are
-// made with createElement after URL parsing allowed their scheme.
+// made with createElement after URL parsing allowed their scheme. A sign-in
+// token (from the page URL's #token= or ?token=, or the token field) is
+// offered as the subprotocol bearer.<token> beside chat.v1, never put in
+// the WebSocket URL.
 
-const NAME_MAX = 32; // client_id and room limit, in Unicode code points
+import { checkName, MAX_CHARS as NAME_MAX } from "./names.js";
+
 const DEFAULT_ROOM = "general";
 const SUBPROTOCOL = "chat.v1"; // asks the server for welcome, presence and error events
 const DEFAULT_MAX_BYTES = 4096; // until the server's welcome says otherwise
@@ -37,6 +41,7 @@ const CLOSES = {
   4000: { why: "idle timeout", retry: true },
   4001: { why: "connection too slow", retry: true, error: true },
   4002: { why: "your sign-in token expired", token: true },
+  4003: { why: "a newer connection with this name took its place", replaced: true },
 };
 
 const $ = (id) => document.getElementById(id);
@@ -115,19 +120,21 @@ const state = {
   unread: [], // rows of others' messages not seen yet, oldest first
 };
 
-// validateName returns an error message, or "" when name is acceptable as a
-// client_id or room: 1 to 32 code points, well-formed, no control characters.
-// The server also refuses a slash in a client_id, which is part of the path.
-export function validateName(name, what) {
-  if (name.length === 0) return `Enter a ${what}.`;
-  if (typeof name.isWellFormed === "function" ? !name.isWellFormed() : /\p{Cs}/u.test(name)) {
-    return `The ${what} contains an invalid character.`;
+// nameProblem returns why name cannot be used as a client_id (kind
+// "client_id", shown as what) or a room, with the reason of names.js, the
+// server's rules; "" when it is accepted.
+export function nameProblem(name, kind, what) {
+  const { error } = checkName(name, kind);
+  if (!error) return "";
+  if (error === "empty") return `Enter a ${what}.`;
+  if (error.startsWith("longer than")) {
+    return `The ${what} is ${[...name.normalize("NFC")].length} characters long; the limit is ${NAME_MAX} (${error}).`;
   }
-  const n = [...name].length;
-  if (n > NAME_MAX) return `The ${what} is ${n} characters long; the limit is ${NAME_MAX}.`;
-  if (/\p{Cc}/u.test(name)) return `The ${what} must not contain control characters (such as tabs or line breaks).`;
-  if (what === "username" && name.includes("/")) return "The username must not contain a slash (/).";
-  return "";
+  if (error.startsWith("contains a control character")) {
+    return `The ${what} must not contain control characters such as tabs or line breaks (${error}).`;
+  }
+  if (error.startsWith("contains a slash")) return `The ${what} must not contain a slash (${error}).`;
+  return `The ${what} cannot be used: ${error}.`;
 }
 
 function roomMemory(room) {
@@ -546,7 +553,6 @@ function connectURL() {
   const mem = roomMemory(state.room);
   let url = `${wsURL(state.user, state.room)}&since=${mem.lastSeq ?? 0}`;
   if (mem.lastSeq !== null && mem.epoch) url += `&epoch=${encodeURIComponent(mem.epoch)}`;
-  if (state.token) url += `&token=${encodeURIComponent(state.token)}`;
   return url;
 }
 
@@ -558,7 +564,7 @@ function open() {
     old.close();
   }
   const mem = roomMemory(state.room);
-  const ws = new WebSocket(connectURL(), [SUBPROTOCOL]);
+  const ws = new WebSocket(connectURL(), state.token ? [SUBPROTOCOL, `bearer.${state.token}`] : [SUBPROTOCOL]);
   state.ws = ws;
   state.welcomed = false;
   state.ownJoinPending = false;
@@ -625,6 +631,10 @@ function onClose(code) {
     askForToken("Your sign-in token expired. Paste a new one and press Connect.");
     return;
   }
+  if (c && c.replaced) {
+    stop("Another connection with this name joined the room, and this one was closed. Press Retry to take the name back.", true);
+    return;
+  }
   if (c && c.error) {
     state.errorCloses++;
     if (state.errorCloses >= ERROR_CLOSE_LIMIT) {
@@ -651,7 +661,9 @@ async function checkRefusal(url) {
     // Without credentials the browser takes a connection of its own rather
     // than reusing one that served the page (which would reach the page
     // server, not the upgrade's checks).
-    const r = await fetch(url.replace(/^ws/, "http"), { cache: "no-store", credentials: "omit", signal: abort.signal });
+    // The token goes in the query here: fetch cannot set Sec-WebSocket-Protocol.
+    const check = url.replace(/^ws/, "http") + (state.token ? `&token=${encodeURIComponent(state.token)}` : "");
+    const r = await fetch(check, { cache: "no-store", credentials: "omit", signal: abort.signal });
     const reason = (await r.text()).trim().slice(0, 300);
     return { status: r.status, reason };
   } catch {
@@ -687,6 +699,12 @@ function onRefusal({ status, reason }) {
       return;
     case 403:
       stop(`The server does not let you in: ${reason || "forbidden"}.`, false, el.room);
+      return;
+    case 409:
+      // The name is held by a connection the server still thinks alive
+      // (this page's own, dropped, until the server notices): retry.
+      setNote(`This name is connected in this room already (${reason || "conflict"}); the page keeps trying.`);
+      scheduleReconnect();
       return;
     case 503:
       state.retryWhy = "Server busy.";
@@ -1000,7 +1018,7 @@ el.joinForm.addEventListener("submit", (e) => {
   e.preventDefault();
   const user = el.username.value.trim();
   const room = el.room.value.trim() || DEFAULT_ROOM;
-  const problem = validateName(user, "username") || validateName(room, "room name");
+  const problem = nameProblem(user, "client_id", "username") || nameProblem(room, "room", "room name");
   el.joinError.textContent = problem;
   const bad = problem.includes("username") ? el.username : el.room;
   el.username.setAttribute("aria-invalid", problem && bad === el.username ? "true" : "false");
@@ -1078,6 +1096,17 @@ window.addEventListener("online", () => {
 {
   const params = new URLSearchParams(location.search);
   el.room.value = params.get("room") || DEFAULT_ROOM;
+  // A token in the page URL (#token=... or ?token=...) fills the token
+  // field, and leaves the address bar and the history at once.
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const token = hash.get("token") || params.get("token");
+  if (token) {
+    el.token.value = token;
+    const clean = new URL(location.href);
+    clean.searchParams.delete("token");
+    clean.hash = "";
+    history.replaceState(null, "", clean);
+  }
   const { name, taken } = suggestName();
   el.username.value = name;
   if (taken) el.nameHint.textContent = `“${taken}” is in use in another tab, so this tab suggests “${name}”.`;

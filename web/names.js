@@ -51,7 +51,7 @@ function runeReason(chars, isClientID) {
     const cp = c.codePointAt(0);
     const prev = i > 0 ? chars[i - 1] : "";
     const next = i + 1 < chars.length ? chars[i + 1] : "";
-    if (cc.test(c)) return `contains a control character (${hex(cp)})`;
+    if (cc.test(c)) return "contains a control character";
     if (isBidiControl(cp)) return `contains a bidirectional control character (${hex(cp)})`;
     if (cp === 0x2028 || cp === 0x2029) return `contains a line or paragraph separator (${hex(cp)})`;
     if (cp >= 0xe0000 && cp <= 0xe007f) return `contains a tag character (${hex(cp)})`;

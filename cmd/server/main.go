@@ -1,6 +1,6 @@
 // Command server runs the chat server: the web client at /, WebSockets at
 // /ws/{client_id}, /healthz, /readyz and Prometheus metrics at /metrics, on
-// one listener.
+// one listener; with -metrics-addr, /metrics moves to a listener of its own.
 //
 // Every flag can also be set by an environment variable: CHAT_ followed by
 // the flag's name in upper case with dashes as underscores (-addr is
@@ -27,8 +27,10 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/chatplatform/chat/internal/auth"
 	"github.com/chatplatform/chat/internal/outbound"
 	"github.com/chatplatform/chat/internal/protocol"
+	"github.com/chatplatform/chat/internal/realip"
 	"github.com/chatplatform/chat/internal/rooms"
 	"github.com/chatplatform/chat/internal/server"
 )
@@ -56,6 +58,10 @@ type options struct {
 	shutdownTimeout time.Duration
 	origins         string
 	debugAddr       string
+	metricsAddr     string
+	secretFile      string
+	publicKeyFile   string
+	trustedProxies  string
 	gcPercent       int
 	cfg             server.Config
 }
@@ -73,6 +79,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "time allowed to flush clients on SIGINT/SIGTERM")
 	fs.IntVar(&o.gcPercent, "gc-percent", defaultGCPercent, "heap growth between garbage collections, in percent; overrides GOGC (Go's default is 100)")
 	fs.StringVar(&o.debugAddr, "debug-addr", "", "serve net/http/pprof profiles on this separate address, e.g. 127.0.0.1:6060 (empty: off)")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this separate address instead of the chat listener (404 there), e.g. 127.0.0.1:9100; the same address as -debug-addr serves pprof too (empty: /metrics on the chat listener)")
+	fs.StringVar(&o.secretFile, "auth-secret-file", "", "require tokens signed with HS256 over this file's bytes, less one trailing newline, at least 32 bytes (empty: anonymous)")
+	fs.StringVar(&o.publicKeyFile, "auth-public-key-file", "", "require EdDSA or ES256 tokens verified with this PEM Ed25519 or P-256 public key (empty: anonymous)")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated addresses and CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client address for logs (empty: none)")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated Origin values allowed to open WebSockets besides the server's own, e.g. https://chat.example.com; * allows any (empty: same origin only)")
 	fs.IntVar(&c.MaxConnections, "max-connections", 0, "most WebSocket connections at once; beyond it upgrades get 503 (0: file-descriptor limit minus -max-handshakes, -max-page-conns and 64)")
 	fs.IntVar(&c.MaxHandshakes, "max-handshakes", server.DefaultMaxHandshakes, "most connections whose request head is still being read; past it the oldest is dropped")
@@ -119,6 +129,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		fmt.Fprintln(stderr, err)
 		return nil, err
 	}
+	if o.trustedProxies != "" {
+		var err error
+		if c.TrustedProxies, err = realip.ParsePrefixes(o.trustedProxies); err != nil {
+			err = fmt.Errorf("-trusted-proxies: %w", err)
+			fmt.Fprintln(stderr, err)
+			return nil, err
+		}
+	}
 	if o.origins != "" {
 		for _, origin := range strings.Split(o.origins, ",") {
 			c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimSpace(origin))
@@ -149,6 +167,13 @@ func newLogger(format, level string) (*zap.Logger, error) {
 // run starts the server and serves until ctx is cancelled, then shuts it
 // down. It returns the process exit code.
 func run(ctx context.Context, args []string, stderr io.Writer) int {
+	return runWith(ctx, args, stderr, nil)
+}
+
+// runWith is run; listening, when not nil, is called with the chat and
+// metrics listeners' addresses (metrics nil without -metrics-addr) once
+// they listen.
+func runWith(ctx context.Context, args []string, stderr io.Writer, listening func(chat, metrics net.Addr)) int {
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -164,9 +189,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	defer log.Sync()
 
 	debug.SetGCPercent(o.gcPercent)
+	if o.cfg.Auth, err = auth.LoadVerifier(o.secretFile, o.publicKeyFile); err != nil {
+		log.Error("auth", zap.Error(err))
+		return 1
+	}
 	reg := prometheus.NewRegistry()
 	o.cfg.Logger = log
 	o.cfg.Registry = reg
+	o.cfg.SeparateMetrics = o.metricsAddr != ""
 	srv, err := server.New(o.cfg)
 	if err != nil {
 		log.Error("start", zap.Error(err))
@@ -177,8 +207,36 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Error("listen", zap.Error(err))
 		return 1
 	}
-	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("page", "http://"+displayAddr(ln.Addr())+"/"))
+	log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("page", "http://"+displayAddr(ln.Addr())+"/"),
+		zap.Bool("tokens", o.cfg.Auth != nil))
 
+	var metricsAddr net.Addr
+	if o.metricsAddr != "" {
+		mln, err := net.Listen("tcp", o.metricsAddr)
+		if err != nil {
+			log.Error("metrics listener", zap.Error(err))
+			ln.Close()
+			return 1
+		}
+		metricsAddr = mln.Addr()
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		if o.debugAddr == o.metricsAddr {
+			mux.Handle("/debug/pprof/", http.DefaultServeMux) // net/http/pprof's handlers
+			o.debugAddr = ""
+		}
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: server.DefaultHandshakeTimeout}
+		defer ms.Close()
+		go func() {
+			if err := ms.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics listener", zap.Error(err))
+			}
+		}()
+		log.Info("metrics", zap.String("addr", metricsAddr.String()))
+	}
+	if listening != nil {
+		listening(ln.Addr(), metricsAddr)
+	}
 	if o.debugAddr != "" {
 		go func() {
 			// DefaultServeMux carries net/http/pprof's handlers only.

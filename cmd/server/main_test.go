@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +63,58 @@ func TestRunStopsCleanlyOnSignal(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("run did not return after the signal")
+	}
+}
+
+// TestMetricsAddrAndTokens runs the command with -metrics-addr and
+// -auth-secret-file: /metrics answers on its own listener and 404 on the
+// chat port, and a WebSocket needs a token.
+func TestMetricsAddrAndTokens(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "chat.secret")
+	if err := os.WriteFile(secret, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan [2]net.Addr, 1)
+	done := make(chan int)
+	go func() {
+		done <- runWith(ctx, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-log-level", "warn",
+			"-auth-secret-file", secret, "-trusted-proxies", "127.0.0.1"}, &bytes.Buffer{},
+			func(chat, metrics net.Addr) { addrs <- [2]net.Addr{chat, metrics} })
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit %d", code)
+		}
+	}()
+	a := <-addrs
+	get := func(url string) int {
+		t.Helper()
+		r, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if code := get("http://" + a[1].String() + "/metrics"); code != 200 {
+		t.Fatalf("metrics listener: %d", code)
+	}
+	if code := get("http://" + a[0].String() + "/metrics"); code != 404 {
+		t.Fatalf("/metrics on the chat port: %d, want 404", code)
+	}
+	if code := get("http://" + a[0].String() + "/ws/ana"); code != 401 {
+		t.Fatalf("WebSocket URL without a token: %d, want 401", code)
+	}
+}
+
+func TestBadAuthAndProxyFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-trusted-proxies", "not-an-address"}, &stderr); code != 2 {
+		t.Errorf("bad -trusted-proxies: exit %d, want 2", code)
+	}
+	if code := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-auth-secret-file", filepath.Join(t.TempDir(), "missing")}, &stderr); code != 1 {
+		t.Errorf("missing secret file: exit %d, want 1", code)
 	}
 }

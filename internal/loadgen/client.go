@@ -31,13 +31,14 @@ const (
 	ErrRateLimited      = "server_rate_limited"
 	ErrServerEvent      = "server_error" // an error event with another code
 	ErrUnexpectedBinary = "binary_frame"
+	ErrToken            = "token" // a token could not be minted
 )
 
 // ErrorKinds lists the fixed error kinds (not the handshake_ and closed_
 // families), so that their metric series exist at zero from the start.
 var ErrorKinds = []string{
 	ErrRefused, ErrConnectTimeout, ErrNoSourcePort, ErrDial, ErrHandshake, ErrPeerGone, ErrReset,
-	ErrWriteTimeout, ErrWrite, ErrProtocol, ErrWrongRoom, ErrRateLimited, ErrServerEvent, ErrUnexpectedBinary,
+	ErrWriteTimeout, ErrWrite, ErrProtocol, ErrWrongRoom, ErrRateLimited, ErrServerEvent, ErrUnexpectedBinary, ErrToken,
 }
 
 // writeTimeout bounds one frame write; a client whose socket stays full that
@@ -62,8 +63,9 @@ type simConn struct {
 	global  uint32 // global client index
 	room    int32
 	fd      int
-	url     int  // index of the server's URL in engine.urls
-	resumed bool // this connection resumes a session (see session)
+	url     int   // index of the server's URL in engine.urls
+	gen     int32 // the client's join generation, part of its client_id (see engine.dial)
+	resumed bool  // this connection resumes a session (see session)
 
 	// joined is when this connection's welcome arrived (Unix nanos), 0
 	// before. Written by the reader, read by the sender and churn.

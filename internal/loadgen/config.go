@@ -61,6 +61,10 @@ type Config struct {
 	Stages []Stage
 	// Ramp is how many connections are opened per second.
 	Ramp float64
+	// TokenSecretFile, when set, is the server's -auth-secret-file: each
+	// client sends a token minted from it (HS256, sub its client id, rooms
+	// its room, valid for the whole run) as ?token=.
+	TokenSecretFile string `json:",omitempty"`
 	// Room is the room name, or the prefix of the names when Rooms > 1:
 	// Room-0 .. Room-(Rooms-1). Client i joins room i % Rooms.
 	Room  string

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/chatplatform/chat/internal/auth"
 	"github.com/chatplatform/chat/internal/loadgen/wire"
 	"github.com/gobwas/ws"
 	"go.uber.org/zap"
@@ -50,9 +51,14 @@ type engine struct {
 	runID  string
 	start  time.Time
 	resume bool // connections may be resumed: track the room seq
+	// secret, when set (Config.TokenSecretFile), signs one token per
+	// client; tokenTTL covers the run.
+	secret   []byte
+	tokenTTL time.Duration
 
 	loops   []*loop
 	slots   []atomic.Pointer[simConn] // current connection per local client
+	gens    []atomic.Int32            // fresh joins per local client so far (see dial)
 	senders []*senderState            // local senders, by slot
 
 	errors          errorCounts
@@ -113,6 +119,13 @@ type senderState struct {
 }
 
 func newEngine(cfg Config, sh share, urls []*url.URL) (*engine, error) {
+	var secret []byte
+	if cfg.TokenSecretFile != "" {
+		var err error
+		if secret, err = auth.LoadSecret(cfg.TokenSecretFile); err != nil {
+			return nil, err
+		}
+	}
 	local := 0
 	for g := sh.proc; g < cfg.Clients; g += sh.procs {
 		local++
@@ -132,14 +145,18 @@ func newEngine(cfg Config, sh share, urls []*url.URL) (*engine, error) {
 		loops = append(loops, l)
 	}
 	e := &engine{
-		cfg:         cfg,
-		share:       sh,
-		urls:        urls,
+		cfg:    cfg,
+		share:  sh,
+		urls:   urls,
+		secret: secret,
+		// The ramp, the run and the settling, with an hour to spare.
+		tokenTTL:    time.Duration(float64(cfg.Clients)/max(cfg.Ramp, 1)*float64(time.Second)) + cfg.Duration + stagesDuration(cfg.Stages) + cfg.Settle + time.Hour,
 		log:         cfg.Logger.Named("loadgen"),
 		loops:       loops,
 		runID:       strconv.FormatUint(uint64(rand.Uint32()&0xffffff), 36),
 		resume:      cfg.Reconnect || (cfg.Churn > 0 && cfg.ChurnMode == ChurnCut),
 		slots:       make([]atomic.Pointer[simConn], local),
+		gens:        make([]atomic.Int32, local),
 		urlConnects: make([]atomic.Int64, len(urls)),
 		connect:     newHist(),
 		reconnect:   newHist(),
@@ -290,8 +307,30 @@ func (e *engine) dial(ctx context.Context, slot int, s *session, urlIndex int) b
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(ips[g%len(ips)])}
 	}
 	u := *e.urls[urlIndex]
-	u.Path = trimSlash(u.Path) + "/ws/lg-" + e.runID + "-" + strconv.Itoa(g)
+	// A fresh join takes the client's next generation, so that it never
+	// asks for the name of its previous connection, which may still be
+	// closing or lingering (the server refuses a name in use with 409); a
+	// resume keeps the name of the session it resumes.
+	var gen int32
+	if s != nil && s.join != 0 {
+		gen = s.gen
+	} else {
+		gen = e.gens[slot].Add(1) - 1
+	}
+	id := "lg-" + e.runID + "-" + strconv.Itoa(g)
+	if gen > 0 {
+		id += "." + strconv.Itoa(int(gen))
+	}
+	u.Path = trimSlash(u.Path) + "/ws/" + id
 	q := url.Values{"room": {roomName(e.cfg.Room, e.cfg.Rooms, room)}}
+	if e.secret != nil {
+		tok, err := auth.Mint(e.secret, auth.AlgHS256, id, q["room"], e.tokenTTL)
+		if err != nil {
+			e.dialFailed(ctx, ErrToken)
+			return false
+		}
+		q.Set(auth.QueryParam, tok)
+	}
 	resumed := s != nil && s.join != 0
 	if resumed {
 		s.resumeQuery(q)
@@ -336,7 +375,7 @@ func (e *engine) dial(ctx context.Context, slot int, s *session, urlIndex int) b
 	e.open++
 	e.doneMu.Unlock()
 
-	c := &simConn{e: e, slot: slot, global: uint32(g), room: int32(room), fd: fd, url: urlIndex, resumed: resumed, lastSeq: -1}
+	c := &simConn{e: e, slot: slot, global: uint32(g), room: int32(room), fd: fd, url: urlIndex, gen: gen, resumed: resumed, lastSeq: -1}
 	if s != nil {
 		c.takeSession(s)
 	}

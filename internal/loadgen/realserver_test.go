@@ -1,11 +1,14 @@
 package loadgen_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chatplatform/chat/internal/auth"
 	"github.com/chatplatform/chat/internal/loadgen"
 	"github.com/chatplatform/chat/internal/server"
 	"github.com/chatplatform/chat/internal/servertest"
@@ -112,5 +115,25 @@ func checkExact(t *testing.T, r loadgen.Result, clients int) {
 	}
 	if fails := r.Check(loadgen.Thresholds{MinConnected: clients}); len(fails) != 0 {
 		t.Errorf("thresholds failed: %v", fails)
+	}
+}
+
+// TestRealServerWithTokens runs clients against a server that requires
+// tokens: each client mints its own from the secret file, and all connect.
+func TestRealServerWithTokens(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "chat.secret")
+	if err := os.WriteFile(file, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := auth.LoadVerifier(file, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := servertest.Start(t, "127.0.0.1:0", server.Config{Auth: v})
+	r := run(t, loadgen.Config{URL: s.URL(), Clients: 40, Rooms: 2, Senders: 2, Rate: 5, Duration: time.Second,
+		Settle: 5 * time.Second, TokenSecretFile: file, Registerer: prometheus.NewRegistry()})
+	checkExact(t, r, 40)
+	if got := s.Metric(t, "chat_upgrade_failures_total"); got != 0 {
+		t.Errorf("server refused %v upgrades", got)
 	}
 }

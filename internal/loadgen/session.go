@@ -26,6 +26,7 @@ type session struct {
 	epoch   string // from the last welcome, "" if the server sends none
 	gaps    int32
 	dropAt  int64 // when the last connection was lost, Unix nanos
+	gen     int32 // join generation: a resume keeps the client_id
 }
 
 // resumeQuery adds the resume point to a connection's query.
@@ -41,7 +42,7 @@ func (s *session) resumeQuery(q url.Values) {
 // giveSession hands c's session over to the client's next connection. c
 // is finished; its reader no longer touches these fields.
 func (c *simConn) giveSession(now int64) *session {
-	return &session{join: c.windowJoin.Load(), got: c.got, peers: c.peers, lastSeq: c.lastSeq, epoch: c.epoch, gaps: c.gaps, dropAt: now}
+	return &session{join: c.windowJoin.Load(), got: c.got, peers: c.peers, lastSeq: c.lastSeq, epoch: c.epoch, gaps: c.gaps, dropAt: now, gen: c.gen}
 }
 
 // takeSession makes c, a new connection not yet read, continue s.

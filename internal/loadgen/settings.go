@@ -23,6 +23,7 @@ type Settings struct {
 	Backoff     float64   `json:"backoff_s"`
 	DialTimeout float64   `json:"dial_timeout_s"`
 	SourceIPs   []string  `json:"source_ips,omitempty"`
+	Tokens      bool      `json:"tokens"` // clients sent tokens minted from Config.TokenSecretFile
 }
 
 // settingsOf describes cfg, defaults filled.
@@ -43,6 +44,7 @@ func settingsOf(cfg Config) Settings {
 		Backoff:     cfg.Backoff.Seconds(),
 		DialTimeout: cfg.DialTimeout.Seconds(),
 		SourceIPs:   slices.Clone(cfg.SourceIPs),
+		Tokens:      cfg.TokenSecretFile != "",
 	}
 	if len(cfg.Stages) > 0 {
 		for _, st := range cfg.Stages {

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/chatplatform/chat/internal/auth"
 	"github.com/chatplatform/chat/internal/protocol"
 )
 
@@ -28,11 +29,26 @@ const (
 	// UpgradeNotWebSocket is a plain GET of a WebSocket URL that would have
 	// been accepted: it gets 426 Upgrade Required.
 	UpgradeNotWebSocket UpgradeFailure = "not_websocket"
+	// UpgradeDuplicateClientID is an anonymous connection whose client_id
+	// is already connected, and alive, in the room: it gets 409.
+	UpgradeDuplicateClientID UpgradeFailure = "duplicate_client_id"
 )
 
-// UpgradeFailures lists every upgrade failure reason.
-var UpgradeFailures = []UpgradeFailure{UpgradeBadClientID, UpgradeBadRoom, UpgradeBadHandshake, UpgradeForbiddenOrigin,
-	UpgradeServerFull, UpgradeHandshakeTimeout, UpgradeDraining, UpgradeHandshakeEvicted, UpgradeBadKey, UpgradeNotWebSocket}
+// UpgradeFailures lists every upgrade failure reason. Token refusals are
+// counted under auth's labels (auth.Labels), converted with
+// UpgradeFailure(label), which end the list.
+var UpgradeFailures = append([]UpgradeFailure{UpgradeBadClientID, UpgradeBadRoom, UpgradeBadHandshake, UpgradeForbiddenOrigin,
+	UpgradeServerFull, UpgradeHandshakeTimeout, UpgradeDraining, UpgradeHandshakeEvicted, UpgradeBadKey, UpgradeNotWebSocket,
+	UpgradeDuplicateClientID}, tokenFailures()...)
+
+// tokenFailures returns auth.Labels as upgrade failure reasons.
+func tokenFailures() []UpgradeFailure {
+	fs := make([]UpgradeFailure, len(auth.Labels))
+	for i, l := range auth.Labels {
+		fs[i] = UpgradeFailure(l)
+	}
+	return fs
+}
 
 // RejectReason is the reason label of chat_messages_rejected_total.
 type RejectReason string

@@ -47,6 +47,7 @@ const (
 	ReasonEdgeSpace     = "starts or ends with a space"
 	ReasonDoubleSpace   = "contains two spaces in a row"
 	ReasonSlash         = "contains a slash (/)"
+	ReasonControl       = "contains a control character"
 	ReasonMixedDigits   = "mixes Arabic-Indic and extended Arabic-Indic digits"
 	reasonTooLongFmt    = "longer than %d characters"
 	reasonNotAllowedFmt = "contains a character not allowed in names (%U)"
@@ -104,7 +105,7 @@ func checkRunes(n string, isClientID bool) string {
 	for i, r := range n {
 		switch {
 		case unicode.Is(unicode.Cc, r):
-			return fmt.Sprintf("contains a control character (%U)", r)
+			return ReasonControl
 		case isBidiControl(r):
 			return fmt.Sprintf("contains a bidirectional control character (%U)", r)
 		case r == '\u2028' || r == '\u2029':

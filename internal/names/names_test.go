@@ -55,12 +55,12 @@ var cases = []nameCase{
 	{name: "very long", in: strings.Repeat("ab", 100), reason: "longer than 32 characters"},
 
 	// Controls.
-	{name: "tab", in: "a\tb", clientID: true, reason: "contains a control character (U+0009)"},
-	{name: "NUL", in: "a\x00", clientID: true, reason: "contains a control character (U+0000)"},
-	{name: "newline", in: "a\nb", reason: "contains a control character (U+000A)"},
-	{name: "DEL", in: "a\x7f", clientID: true, reason: "contains a control character (U+007F)"},
-	{name: "NEL", in: "a\u0085", clientID: true, reason: "contains a control character (U+0085)"},
-	{name: "C1", in: "\u009b", reason: "contains a control character (U+009B)"},
+	{name: "tab", in: "a\tb", clientID: true, reason: "contains a control character"},
+	{name: "NUL", in: "a\x00", clientID: true, reason: "contains a control character"},
+	{name: "newline", in: "a\nb", reason: "contains a control character"},
+	{name: "DEL", in: "a\x7f", clientID: true, reason: "contains a control character"},
+	{name: "NEL", in: "a\u0085", clientID: true, reason: "contains a control character"},
+	{name: "C1", in: "\u009b", reason: "contains a control character"},
 
 	// Bidi controls.
 	{name: "LRE", in: "a\u202Ab", clientID: true, reason: "contains a bidirectional control character (U+202A)"},
@@ -140,7 +140,7 @@ var cases = []nameCase{
 
 	// The first refused character gives the reason.
 	{name: "first reason wins", in: "a\u200B\u202E", clientID: true, reason: "contains an invisible character (U+200B)"},
-	{name: "character before spaces", in: " a\t", clientID: true, reason: "contains a control character (U+0009)"},
+	{name: "character before spaces", in: " a\t", clientID: true, reason: "contains a control character"},
 }
 
 func (c nameCase) check() (string, error) {

@@ -31,9 +31,9 @@ type Pool struct {
 	closeOnce sync.Once
 	workers   sync.WaitGroup
 
-	// testHook, when set (by tests only, before any connection), runs at
+	// testHook, when set (by tests only), runs at
 	// the named points of a flush while the connection's lock is held.
-	testHook func(point string)
+	testHook atomic.Pointer[func(point string)]
 }
 
 // New creates a pool and starts its writers, its timing wheel and its
@@ -121,8 +121,8 @@ func (p *Pool) writer() {
 }
 
 func (p *Pool) hook(point string) {
-	if p.testHook != nil {
-		p.testHook(point)
+	if h := p.testHook.Load(); h != nil {
+		(*h)(point)
 	}
 }
 

@@ -26,6 +26,8 @@ var (
 	CloseSlowConsumer  = Close{Code: CodeSlowConsumer, Text: "slow consumer: outbound queue full or stalled", Label: "slow_consumer"}
 	CloseIdleTimeout   = Close{Code: CodeIdleTimeout, Text: "idle timeout", Label: "idle_timeout"}
 	ClosePanic         = Close{Code: ws.StatusInternalServerError, Text: "internal error", Label: "panic"}
+	CloseTokenExpired  = Close{Code: CodeTokenExpired, Text: "token expired", Label: "token_expired"}
+	CloseReplaced      = Close{Code: CodeReplaced, Text: "replaced by a newer connection with this client_id", Label: "replaced"}
 	// ClosePeerGone and CloseWriteError send no close frame: the
 	// connection is already unusable.
 	ClosePeerGone   = Close{Label: "peer_gone"}
@@ -34,7 +36,8 @@ var (
 
 // Closes lists every reason, so that metrics can start each at zero.
 var Closes = []Close{CloseNormal, CloseShutdown, CloseProtocolError, CloseInvalidUTF8, CloseBinary, CloseTooBig,
-	CloseRateLimited, CloseSlowConsumer, CloseIdleTimeout, ClosePanic, ClosePeerGone, CloseWriteError}
+	CloseRateLimited, CloseSlowConsumer, CloseIdleTimeout, ClosePanic, CloseTokenExpired, CloseReplaced,
+	ClosePeerGone, CloseWriteError}
 
 // Frame returns the close frame to send for c, or nil when c sends none.
 func (c Close) Frame() []byte {

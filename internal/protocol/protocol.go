@@ -1,11 +1,7 @@
 package protocol
 
 import (
-	"errors"
-	"fmt"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 )
@@ -24,8 +20,6 @@ const (
 const (
 	// DefaultRoom is the room of a client that names none.
 	DefaultRoom = "general"
-	// MaxNameChars is the longest client id or room name, in characters.
-	MaxNameChars = 32
 	// DefaultMaxMessageBytes is the default limit on one client message.
 	DefaultMaxMessageBytes = 4096
 	// MaxListedMembers is how many member ids a welcome lists at most.
@@ -39,6 +33,8 @@ const (
 const (
 	CodeIdleTimeout  = ws.StatusCode(4000) // no frame and no pong within the idle timeout
 	CodeSlowConsumer = ws.StatusCode(4001) // outbound queue over its byte limit, or no write progress
+	CodeTokenExpired = ws.StatusCode(4002) // the connection's signed token expired (auth.CloseTokenExpired)
+	CodeReplaced     = ws.StatusCode(4003) // a newer connection of the same anonymous client_id took its place
 )
 
 // Error codes carried by error events.
@@ -78,27 +74,4 @@ type Event struct {
 	Epoch string
 	// Code is the machine-readable code of an error event.
 	Code string
-}
-
-// ErrBadName describes why a client id or room name is refused.
-var ErrBadName = errors.New("bad name")
-
-// ValidateName reports why name cannot be a client id or room name: empty,
-// over MaxNameChars characters, invalid UTF-8 or containing a control
-// character. The error wraps ErrBadName and reads well as an HTTP reason.
-func ValidateName(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("%w: empty", ErrBadName)
-	case !utf8.ValidString(name):
-		return fmt.Errorf("%w: not valid UTF-8", ErrBadName)
-	case utf8.RuneCountInString(name) > MaxNameChars:
-		return fmt.Errorf("%w: longer than %d characters", ErrBadName, MaxNameChars)
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("%w: contains a control character", ErrBadName)
-		}
-	}
-	return nil
 }

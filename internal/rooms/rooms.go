@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatplatform/chat/internal/outbound"
@@ -29,26 +30,31 @@ type Registry struct {
 	rooms  map[string]*room // guarded by mu
 	closed bool             // guarded by mu
 
-	// testHook, when set (by tests only, before any join), runs at the
+	// testHook, when set (by tests only), runs at the
 	// named points while a room's lock is held.
-	testHook func(point string)
+	testHook atomic.Pointer[func(point string)]
 }
 
-// room is one incarnation of a chat room. Its members are a slice, removed
-// by swap, so that fan-out is a tight loop.
+// room is one incarnation of a chat room. Its members are a slice of
+// connections, removed by swap, so that fan-out is a tight loop; ids counts
+// the connections of each client id, because several connections of one
+// id (the tabs and devices of one signed-in client) are one member: counted
+// once, listed once, announced when the first joins and when the last
+// leaves.
 type room struct {
 	// Static after construction.
 	name  string
 	epoch string
 
 	mu            sync.Mutex
-	members       []*Member // guarded by mu
-	seq           uint64    // guarded by mu
-	log           roomLog   // guarded by Registry.history.mu
-	membersJSON   []byte    // the ids a welcome lists, encoded; nil when they changed; guarded by mu
-	presenceDirty bool      // guarded by mu
-	lastPresence  int64     // clock; guarded by mu
-	dead          bool      // removed from Registry.rooms; guarded by mu
+	members       []*Member      // one per connection; guarded by mu
+	ids           map[string]int // connections per client id; guarded by mu
+	seq           uint64         // guarded by mu
+	log           roomLog        // guarded by Registry.history.mu
+	membersJSON   []byte         // the ids a welcome lists, encoded; nil when they changed; guarded by mu
+	presenceDirty bool           // guarded by mu
+	lastPresence  int64          // clock; guarded by mu
+	dead          bool           // removed from Registry.rooms; guarded by mu
 }
 
 // Member is one client's membership of a room.
@@ -99,8 +105,8 @@ func (r *Registry) Close() {
 }
 
 func (r *Registry) hook(point string) {
-	if r.testHook != nil {
-		r.testHook(point)
+	if h := r.testHook.Load(); h != nil {
+		(*h)(point)
 	}
 }
 
@@ -119,8 +125,10 @@ type JoinRequest struct {
 	Out *outbound.Conn
 }
 
-// Join adds a client to a room and queues its welcome, the kept messages
-// it asked for and the join notice.
+// Join adds a client's connection to a room and queues its welcome, the
+// kept messages it asked for and the join notice. A connection whose client
+// id is already in the room joins that member: the room's member count and
+// list do not change and only the new connection gets the join notice.
 func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	rm, err := r.lockRoom(req.Room)
 	if err != nil {
@@ -130,7 +138,9 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	r.hook("join")
 	m := &Member{id: req.ClientID, extended: req.Extended, out: req.Out, room: rm, index: len(rm.members)}
 	rm.members = append(rm.members, m)
-	if m.index < protocol.MaxListedMembers {
+	rm.ids[m.id]++
+	first := rm.ids[m.id] == 1
+	if first {
 		rm.membersJSON = nil
 	}
 	now, ts := r.cfg.Clock(), r.cfg.Now()
@@ -142,7 +152,7 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	}
 	if m.extended {
 		welcome := protocol.Event{Type: protocol.TypeWelcome, ClientID: m.id, Room: rm.name, Time: ts,
-			Seq: rm.seq, Epoch: rm.epoch, MemberCount: len(rm.members), MaxMessageBytes: r.cfg.MaxMessageBytes,
+			Seq: rm.seq, Epoch: rm.epoch, MemberCount: len(rm.ids), MaxMessageBytes: r.cfg.MaxMessageBytes,
 			MembersJSON: rm.listedMembersLocked(), Gap: gap}
 		m.out.Send(protocol.NewFrame(&welcome), now)
 	}
@@ -150,12 +160,15 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 		m.out.Send(f, now)
 	}
 	notice := protocol.Event{Type: protocol.TypeConnection, ClientID: m.id, Room: rm.name, Time: ts,
-		Message: m.id + " joined the chat", MemberCount: len(rm.members)}
-	if r.noticesLocked(rm) {
+		Message: m.id + " joined the chat", MemberCount: len(rm.ids)}
+	switch {
+	case first && r.noticesLocked(rm):
 		rm.deliverLocked(protocol.NewFrame(&notice), now, false)
-	} else {
+	case first:
 		m.out.Send(protocol.NewFrame(&notice), now)
 		rm.presenceDirty = true
+	default:
+		m.out.Send(protocol.NewFrame(&notice), now)
 	}
 	return m, nil
 }
@@ -169,7 +182,7 @@ func (r *Registry) lockRoom(name string) (*room, error) {
 	}
 	rm := r.rooms[name]
 	if rm == nil {
-		rm = &room{name: name, epoch: newEpoch()}
+		rm = &room{name: name, epoch: newEpoch(), ids: make(map[string]int)}
 		r.rooms[name] = rm
 		r.cfg.Metrics.Rooms.Set(float64(len(r.rooms)))
 	}
@@ -197,27 +210,44 @@ func (r *Registry) replayLocked(rm *room, since int64, epoch string) ([][]byte, 
 }
 
 // listedMembersLocked returns the JSON array of the ids a welcome lists,
-// encoding it again only after the listed members changed.
+// each once, encoding it again only after the listed members changed.
 func (rm *room) listedMembersLocked() []byte {
-	if rm.membersJSON == nil {
-		b := []byte{'['}
-		for i, m := range rm.members[:min(len(rm.members), protocol.MaxListedMembers)] {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = protocol.AppendString(b, m.id)
-		}
-		rm.membersJSON = append(b, ']')
+	if rm.membersJSON != nil {
+		return rm.membersJSON
 	}
+	b := []byte{'['}
+	var listed map[string]bool // only when some id has several connections
+	if len(rm.ids) < len(rm.members) {
+		listed = make(map[string]bool, min(len(rm.ids), protocol.MaxListedMembers))
+	}
+	n := 0
+	for _, m := range rm.members {
+		if n == protocol.MaxListedMembers {
+			break
+		}
+		if listed != nil {
+			if listed[m.id] {
+				continue
+			}
+			listed[m.id] = true
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = protocol.AppendString(b, m.id)
+		n++
+	}
+	rm.membersJSON = append(b, ']')
 	return rm.membersJSON
 }
 
 func (r *Registry) noticesLocked(rm *room) bool {
-	return r.cfg.NoticeLimit < 0 || len(rm.members) <= r.cfg.NoticeLimit
+	return r.cfg.NoticeLimit < 0 || len(rm.ids) <= r.cfg.NoticeLimit
 }
 
-// Leave removes m from its room, announces it, and forgets an emptied
-// room with its history. Leave is called once per member.
+// Leave removes m from its room, announces it when it was its client id's
+// last connection there, and forgets an emptied room with its history.
+// Leave is called once per member.
 func (r *Registry) Leave(m *Member) {
 	if r.leave(m) {
 		r.forget(m.room)
@@ -233,8 +263,8 @@ func (r *Registry) leave(m *Member) (empty bool) {
 	if m.index < 0 {
 		return false
 	}
-	if m.index < protocol.MaxListedMembers {
-		rm.membersJSON = nil
+	if m.index < protocol.MaxListedMembers || len(rm.ids) < len(rm.members) {
+		rm.membersJSON = nil // the first listed members, or who is listed first, changed
 	}
 	last := len(rm.members) - 1
 	moved := rm.members[last]
@@ -243,12 +273,16 @@ func (r *Registry) leave(m *Member) (empty bool) {
 	rm.members[last] = nil
 	rm.members = rm.members[:last]
 	m.index = -1
+	if rm.ids[m.id]--; rm.ids[m.id] > 0 {
+		return false // the client is still here on another connection
+	}
+	delete(rm.ids, m.id)
 	if len(rm.members) == 0 {
 		return true
 	}
 	if r.noticesLocked(rm) {
 		notice := protocol.Event{Type: protocol.TypeDisconnection, ClientID: m.id, Room: rm.name, Time: r.cfg.Now(),
-			Message: m.id + " left the chat", MemberCount: len(rm.members)}
+			Message: m.id + " left the chat", MemberCount: len(rm.ids)}
 		rm.deliverLocked(protocol.NewFrame(&notice), r.cfg.Clock(), false)
 	} else {
 		rm.presenceDirty = true
@@ -352,7 +386,7 @@ func (r *Registry) presence(rm *room) {
 	}
 	rm.presenceDirty = false
 	rm.lastPresence = now
-	ev := protocol.Event{Type: protocol.TypePresence, Room: rm.name, Time: r.cfg.Now(), MemberCount: len(rm.members)}
+	ev := protocol.Event{Type: protocol.TypePresence, Room: rm.name, Time: r.cfg.Now(), MemberCount: len(rm.ids)}
 	rm.deliverLocked(protocol.NewFrame(&ev), now, true)
 }
 

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
+	"github.com/chatplatform/chat/internal/auth"
 	"github.com/chatplatform/chat/internal/outbound"
 	"github.com/chatplatform/chat/internal/protocol"
 	"github.com/chatplatform/chat/internal/rooms"
@@ -40,6 +42,12 @@ const (
 	// the peer reads everything queued before the close instead of a
 	// reset (as net/http and gorilla/websocket do).
 	lingerTimeout = time.Second
+	// DefaultReplaceWait is how long an anonymous connection probed with a
+	// ping, because a newcomer asked for its client_id, may stay silent
+	// before a newcomer takes its place (see identities). It is much
+	// longer than a round trip of a live client and much shorter than the
+	// idle timeout, which is what finds a dead peer otherwise.
+	DefaultReplaceWait = time.Second
 	// pageWriteTimeout bounds writing one page response.
 	pageWriteTimeout = 30 * time.Second
 )
@@ -85,6 +93,22 @@ type Config struct {
 	// otherwise match the request's Host; requests without Origin
 	// (non-browser clients) are allowed.
 	AllowedOrigins []string
+	// Auth verifies the signed tokens connections must carry; nil means
+	// anonymous (the client_id in the path is the name). With tokens,
+	// several connections of one client_id in a room are one member;
+	// anonymous, a client_id already connected in a room is refused (see
+	// identities).
+	Auth *auth.Verifier
+	// TrustedProxies are the proxies whose X-Forwarded-For is read, from
+	// the right, to find the client address that logs show (see package
+	// realip); none means the peer address is the client's.
+	TrustedProxies []netip.Prefix
+	// SeparateMetrics takes /metrics off the chat listener (404 there), for
+	// a caller that serves MetricsHandler on a listener of its own.
+	SeparateMetrics bool
+	// ReplaceWait is how long a probed anonymous connection may stay
+	// silent before a newcomer with its client_id replaces it.
+	ReplaceWait time.Duration
 	// ReadWorkers is the number of goroutines reading ready connections;
 	// zero means netpoll.DefaultWorkers().
 	ReadWorkers int
@@ -124,6 +148,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = protocol.DefaultMaxMessageBytes
+	}
+	if c.ReplaceWait <= 0 {
+		c.ReplaceWait = DefaultReplaceWait
 	}
 	if c.RateLimit <= 0 {
 		c.RateLimit = DefaultRateLimit

@@ -7,3 +7,11 @@ func (s *Server) SetHookForTest(hook func(point string, payload []byte)) { s.tes
 
 // QueuedBytesForTest returns the bytes queued for all clients.
 func (s *Server) QueuedBytesForTest() int { return s.sessions.queuedBytes() }
+
+// SetRoomsHookForTest sets the rooms registry's test hook (points "join",
+// "publish", "leave"). It must be called before clients connect.
+func (s *Server) SetRoomsHookForTest(hook func(point string)) { s.rooms.SetHookForTest(hook) }
+
+// SetPoolHookForTest sets the outbound pool's test hook (points "enqueue",
+// "take", "write", "release"). It must be called before clients connect.
+func (s *Server) SetPoolHookForTest(hook func(point string)) { s.pool.SetHookForTest(hook) }

@@ -18,8 +18,28 @@ import (
 // head gets 431.
 const headLimit = 8 << 10
 
-// headBuffers holds buffers of headLimit bytes for reading request heads.
-var headBuffers = sync.Pool{New: func() any { b := make([]byte, headLimit); return &b }}
+// headBuffer is where a request head is read: headLimit bytes and the
+// function handed to syscall.RawConn.Read, made once so that a read
+// allocates nothing.
+type headBuffer struct {
+	b      [headLimit]byte
+	n      int // bytes of b filled
+	got    int // result of the last read
+	err    error
+	readFn func(fd uintptr) bool
+}
+
+// headBuffers holds head buffers; a handshake holds one only while bytes of
+// its head have arrived and the head is not complete.
+var headBuffers = sync.Pool{New: func() any {
+	hb := new(headBuffer)
+	hb.readFn = func(fd uintptr) bool {
+		hb.got, hb.err = unix.Read(int(fd), hb.b[hb.n:])
+		hb.got = max(hb.got, 0)
+		return true // never wait: the poller reports readiness
+	}
+	return hb
+}}
 
 // handshake is an accepted connection whose request head is being read
 // through the poller: no goroutine waits on it, and it holds a head buffer
@@ -36,10 +56,10 @@ type handshake struct {
 	prev, next *handshake
 	listed     bool
 
-	mu   sync.Mutex
-	buf  *[]byte // from headBuffers once bytes arrived; guarded by mu
-	n    int     // bytes in buf; guarded by mu
-	done bool    // handed on, refused or dropped; guarded by mu
+	mu         sync.Mutex
+	buf        *headBuffer // from headBuffers while part of the head is in; guarded by mu
+	registered bool        // the descriptor is in the poller; guarded by mu
+	done       bool        // handed on, refused or dropped; guarded by mu
 }
 
 // handshakes is the list of handshakes in progress, oldest first, capped at
@@ -72,14 +92,18 @@ func (hs *handshakes) start(conn net.Conn, web *chanListener) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	// A client usually sends its head right after connecting: read it now,
+	// and wait in the poller only for what has not arrived.
+	if h.readLocked() {
+		return
+	}
 	var perr error
 	if cerr := raw.Control(func(fd uintptr) { perr = s.poller.Add(int(fd), h) }); cerr != nil {
 		perr = cerr
 	}
-	if perr != nil && !h.done {
-		h.done = true
-		hs.unlink(h)
-		conn.Close()
+	h.registered = perr == nil
+	if perr != nil {
+		h.fail()
 	}
 }
 
@@ -182,7 +206,7 @@ func (h *handshake) drop(reason metrics.UpgradeFailure) {
 	h.done = true
 	h.release()
 	h.srv.metrics.UpgradeFailures.WithLabelValues(string(reason)).Inc()
-	h.raw.Control(func(fd uintptr) { h.srv.poller.Del(int(fd)) })
+	h.unregister()
 	h.conn.Close()
 }
 
@@ -200,59 +224,82 @@ func (h *handshake) release() {
 func (h *handshake) OnReady(netpoll.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.done {
+	if h.done || h.readLocked() {
 		return
 	}
+	var err error
+	if cerr := h.raw.Control(func(fd uintptr) { err = h.srv.poller.Resume(int(fd)) }); cerr != nil || err != nil {
+		h.fail()
+	}
+}
+
+// readLocked reads what has arrived of the head and acts on it. It reports
+// whether the handshake is over (handed on, refused or failed); false means
+// the rest of the head is still to come.
+func (h *handshake) readLocked() (over bool) {
 	s := h.srv
 	defer func() {
 		if v := recover(); v != nil {
 			s.metrics.Panics.Inc()
 			s.log.Error("panic in handshake", zap.Any("panic", v), zap.Stack("stack"))
-			h.finishLocked()
-			h.conn.Close()
+			h.fail()
+			over = true
 		}
 	}()
 	if h.buf == nil {
-		h.buf = headBuffers.Get().(*[]byte)
+		h.buf = headBuffers.Get().(*headBuffer)
+		h.buf.n = 0
 	}
-	buf := *h.buf
+	hb := h.buf
 	for {
-		rs := headRead{buf: buf[h.n:]}
-		if err := h.raw.Read(rs.fn()); err != nil {
+		if err := h.raw.Read(hb.readFn); err != nil {
 			h.fail()
-			return
+			return true
 		}
-		if rs.err == unix.EAGAIN {
-			break
+		if hb.err == unix.EAGAIN {
+			if hb.n == 0 {
+				h.release() // a silent peer holds no buffer
+			}
+			return false
 		}
-		if rs.err != nil || rs.n == 0 {
+		if hb.err != nil || hb.got == 0 {
 			h.fail() // the peer went away before finishing its head
-			return
+			return true
 		}
-		h.n += rs.n
-		if end := headEnd(buf[:h.n]); end > 0 {
+		hb.n += hb.got
+		buf := hb.b[:hb.n]
+		if end := headEnd(buf); end > 0 {
 			h.finishLocked()
-			s.dispatch(h, buf[:end], buf[end:h.n])
-			return
+			s.dispatch(h, buf[:end], buf[end:])
+			return true
 		}
-		if h.n == len(buf) {
+		if hb.n == headLimit {
 			h.finishLocked()
 			h.release()
-			h.raw.Control(func(fd uintptr) { s.poller.Del(int(fd)) })
+			h.unregister()
 			s.refuseRaw(h.conn, 431, "request head is too large", metrics.UpgradeBadHandshake)
-			return
+			return true
 		}
-		if !mayBeWebSocket(buf[:h.n]) && bytes.IndexByte(buf[:h.n], '\n') >= 0 {
+		if !mayBeWebSocket(buf) && bytes.IndexByte(buf, '\n') >= 0 {
 			// Not a WebSocket request: the page server reads the rest.
 			h.finishLocked()
-			s.toPage(h, buf[:h.n], nil)
-			return
+			s.toPage(h, buf, nil)
+			return true
 		}
 	}
-	var err error
-	if cerr := h.raw.Control(func(fd uintptr) { err = s.poller.Resume(int(fd)) }); cerr != nil || err != nil {
-		h.fail()
+}
+
+// unregister takes the descriptor out of the poller, if it is in.
+func (h *handshake) unregister() error {
+	if !h.registered {
+		return nil
 	}
+	h.registered = false
+	var err error
+	if cerr := h.raw.Control(func(fd uintptr) { err = h.srv.poller.Del(int(fd)) }); cerr != nil {
+		err = cerr
+	}
+	return err
 }
 
 // finishLocked takes h off the list: it is being handed on or refused.
@@ -265,23 +312,8 @@ func (h *handshake) finishLocked() {
 func (h *handshake) fail() {
 	h.finishLocked()
 	h.release()
-	h.raw.Control(func(fd uintptr) { h.srv.poller.Del(int(fd)) })
+	h.unregister()
 	h.conn.Close()
-}
-
-// headRead is one non-blocking read of a request head.
-type headRead struct {
-	buf []byte
-	n   int
-	err error
-}
-
-func (r *headRead) fn() func(fd uintptr) bool {
-	return func(fd uintptr) bool {
-		r.n, r.err = unix.Read(int(fd), r.buf)
-		r.n = max(r.n, 0)
-		return true
-	}
 }
 
 // headEnd returns the length of the request head at the start of b (up to

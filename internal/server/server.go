@@ -15,6 +15,7 @@ import (
 	"github.com/chatplatform/chat/internal/metrics"
 	"github.com/chatplatform/chat/internal/netpoll"
 	"github.com/chatplatform/chat/internal/outbound"
+	"github.com/chatplatform/chat/internal/realip"
 	"github.com/chatplatform/chat/internal/rooms"
 )
 
@@ -26,8 +27,9 @@ var ErrServerClosed = errors.New("server: closed")
 // Lock order, across packages: session.readMu, then Server.mu or
 // sessions.mu or handshakes.mu (never two of these at once), then
 // rooms.Registry.mu, then a room's lock, then the history lock, then an
-// outbound.Conn's lock; handshake.mu before handshakes.mu; pageConns.mu is
-// a leaf.
+// outbound.Conn's lock; handshake.mu before handshakes.mu; identities.mu
+// before an outbound.Conn's lock (a probe ping), and never held while
+// another of these is taken; pageConns.mu is a leaf.
 type Server struct {
 	// Static after construction.
 	cfg        Config
@@ -41,6 +43,8 @@ type Server struct {
 	anyOrigin  bool
 	sessions   *sessions
 	handshakes *handshakes
+	identities *identities // nil with tokens (Config.Auth)
+	realip     *realip.Resolver
 
 	draining atomic.Bool
 	stop     chan struct{} // closed by Shutdown once the sweepers must end; never reopened
@@ -85,11 +89,15 @@ func New(cfg Config) (*Server, error) {
 		poller:    p,
 		pool:      pool,
 		rooms:     rooms.New(rc),
+		realip:    realip.New(cfg.TrustedProxies),
 		stop:      make(chan struct{}),
 		listeners: make(map[net.Listener]struct{}),
 	}
 	s.sessions = newSessions(s)
 	s.handshakes = newHandshakes(s)
+	if cfg.Auth == nil {
+		s.identities = newIdentities(s)
+	}
 	for _, o := range cfg.AllowedOrigins {
 		if o == "*" {
 			s.anyOrigin = true

@@ -38,12 +38,18 @@ type session struct {
 	extended bool // the client offered chat.v1
 	out      *outbound.Conn
 	member   *rooms.Member // nil when the join was refused (shutdown)
+	expires  int64         // pool clock when the token expires, 0 for none
+	claim    *claim        // the anonymous client_id's hold; nil with tokens
 
 	index int // position in sessions.list; guarded by sessions.mu
 
 	// lastSeen is the pool clock of the last complete frame from the
 	// client; written by the reader, read by the sweeper.
 	lastSeen atomic.Int64
+	// probedAt is the pool clock of the last ping sent because a newcomer
+	// asked for this connection's client_id (see identities); written
+	// under identities.mu.
+	probedAt atomic.Int64
 	// lingering is set once the close frame is written and the session
 	// waits for the peer to close (at most lingerTimeout).
 	lingering atomic.Bool
@@ -108,17 +114,35 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 	if err != nil {
 		conn.Close()
 		s.sessions.unreserve()
+		if req.claim != nil {
+			s.identities.release(req.claim)
+		}
 		return err
 	}
 	sess := &session{srv: s, conn: conn, raw: raw, id: req.clientID, extended: req.extended,
-		dec: wsframe.Decoder{MaxMessage: s.cfg.MaxMessageBytes}}
+		expires: req.expires, claim: req.claim, dec: wsframe.Decoder{MaxMessage: s.cfg.MaxMessageBytes}}
 	sess.out = s.pool.NewConn(raw, sess)
 	if greeting != nil {
 		sess.out.SendGreeting(greeting)
 	}
 	sess.lastSeen.Store(s.pool.Clock())
+	if sess.claim != nil {
+		s.identities.bind(sess.claim, sess)
+	}
+	joined := false
+	defer func() {
+		if !joined { // Join panicked: give back what attach took
+			if sess.claim != nil {
+				s.identities.release(sess.claim)
+			}
+			sess.out.Finish()
+			conn.Close()
+			s.sessions.unreserve()
+		}
+	}()
 	sess.member, err = s.rooms.Join(rooms.JoinRequest{ClientID: req.clientID, Room: req.room, Since: req.since,
 		Epoch: req.epoch, Extended: req.extended, Out: sess.out})
+	joined = true
 	s.metrics.ConnectionsOpened.Inc()
 	if !s.sessions.add(sess) || err != nil {
 		sess.closeWith(protocol.CloseShutdown)
@@ -126,7 +150,7 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 	// Check first: building the fields would allocate on every connection
 	// even with debug logging off.
 	if ce := s.log.Check(zap.DebugLevel, "connected"); ce != nil {
-		ce.Write(zap.String("client_id", req.clientID), zap.String("room", req.room))
+		ce.Write(zap.String("client_id", req.clientID), zap.String("room", req.room), zap.Stringer("addr", req.addr))
 	}
 	if len(early) > 0 {
 		sess.readMu.Lock()
@@ -336,11 +360,20 @@ func (s *session) closeWith(reason protocol.Close) {
 	}
 }
 
-// leave takes the member out of its room, once.
+// leave takes the member out of its room, once. A Leave that panicked
+// did not count: teardown tries again.
 func (s *session) leave() {
-	if s.member != nil && s.left.CompareAndSwap(false, true) {
-		s.srv.rooms.Leave(s.member)
+	if s.member == nil || !s.left.CompareAndSwap(false, true) {
+		return
 	}
+	left := false
+	defer func() {
+		if !left {
+			s.left.Store(false)
+		}
+	}()
+	s.srv.rooms.Leave(s.member)
+	left = true
 }
 
 // peerClose records the client's close frame, which ends the session once
@@ -379,8 +412,9 @@ func (s *session) CloseWritten() {
 // written to.
 func (s *session) WriteFailed() { s.finish() }
 
-// maintain is the sweeper's visit: it drops a stalled client, closes an idle one, pings a quiet one and releases idle
-// buffers. It returns the bytes queued for the client.
+// maintain is the sweeper's visit: it drops a stalled client, closes an
+// idle one and one whose token has expired, pings a quiet one and releases
+// idle buffers. It returns the bytes queued for the client.
 func (s *session) maintain(now int64, ping []byte) int {
 	if s.finished.Load() {
 		return 0
@@ -397,6 +431,8 @@ func (s *session) maintain(now int64, ping []byte) int {
 		idle := int64(s.srv.cfg.IdleTimeout)
 		silent := now - s.lastSeen.Load()
 		switch {
+		case s.expires != 0 && now >= s.expires:
+			s.closeWith(protocol.CloseTokenExpired)
 		case silent > idle:
 			s.closeWith(protocol.CloseIdleTimeout)
 		case silent > idle/2 && now-s.lastPing > idle/2:
@@ -418,7 +454,12 @@ func (s *session) finish() {
 	srv := s.srv
 	s.raw.Control(func(fd uintptr) { srv.poller.Del(int(fd)) }) // fails harmlessly if never added
 	s.out.Finish()
-	s.leave()
+	// The room is left last, and whatever happens there: a panic in it
+	// must not skip closing the descriptor and the count.
+	defer s.leaveAtTeardown()
+	if s.claim != nil {
+		srv.identities.release(s.claim)
+	}
 	s.conn.Close()
 	reason := s.out.Reason()
 	if reason.Label == "" {
@@ -429,4 +470,20 @@ func (s *session) finish() {
 		ce.Write(zap.String("client_id", s.id), zap.String("reason", reason.Label))
 	}
 	srv.sessions.remove(s)
+}
+
+// leaveAtTeardown leaves the room for a session being torn down. A panic
+// there is counted and logged and the leave tried once more, since nothing
+// else will: the rooms release their locks by defer, so a retry cannot
+// deadlock.
+func (s *session) leaveAtTeardown() {
+	defer func() {
+		if v := recover(); v != nil {
+			s.srv.metrics.Panics.Inc()
+			s.srv.log.Error("panic while leaving a room", zap.String("client_id", s.id),
+				zap.Any("panic", v), zap.Stack("stack"))
+			s.leave()
+		}
+	}()
+	s.leave()
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/chatplatform/chat/internal/server"
 )
 
-func mustURL(t *testing.T, raw string) *url.URL {
+func mustURL(t testing.TB, raw string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,18 +17,26 @@ import (
 	"github.com/gobwas/ws"
 	"go.uber.org/zap"
 
+	"github.com/chatplatform/chat/internal/auth"
 	"github.com/chatplatform/chat/internal/metrics"
+	"github.com/chatplatform/chat/internal/names"
 	"github.com/chatplatform/chat/internal/protocol"
 	"github.com/chatplatform/chat/internal/rooms"
 )
 
-// wsRequest is what a WebSocket request asks for.
+// wsRequest is what a WebSocket request asks for, and what its checks
+// found.
 type wsRequest struct {
-	clientID string
-	room     string
+	clientID string // normalized by names.ClientID
+	room     string // normalized by names.Room
 	since    int64
 	epoch    string
 	extended bool
+	token    string // from ?token= or the bearer subprotocol; cleared by authorize
+
+	addr    netip.Addr // the client's address, for logs (realip)
+	expires int64      // pool clock at which the token expires; 0 without tokens
+	claim   *claim     // the hold on the client_id of an anonymous connection
 }
 
 // refusal is why a WebSocket request is refused: the HTTP status and the
@@ -64,8 +73,7 @@ func (s *Server) toPage(h *handshake, head, rest []byte) {
 	prefix := make([]byte, 0, len(head)+len(rest))
 	prefix = append(append(prefix, head...), rest...)
 	h.release()
-	var err error
-	if cerr := h.raw.Control(func(fd uintptr) { err = s.poller.Del(int(fd)) }); cerr != nil || err != nil {
+	if err := h.unregister(); err != nil {
 		h.conn.Close()
 		return
 	}
@@ -78,8 +86,10 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 	var (
 		req      wsRequest
 		ref      *refusal
+		uri      string
 		host     []byte
 		origin   []byte
+		xff      []string
 		reserved bool
 	)
 	if key := headerValue(head, "Sec-WebSocket-Key"); key != nil && !validKey(string(key)) {
@@ -87,12 +97,13 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 	}
 	u := ws.Upgrader{
 		Protocol: func(p []byte) bool { return string(p) == protocol.Subprotocol },
-		OnRequest: func(uri []byte) error {
+		OnRequest: func(b []byte) error {
+			uri = string(b)
 			if ref != nil {
 				return ref.rejection()
 			}
 			var err error
-			req, err = parseRequest(string(uri))
+			req, err = parseRequest(uri)
 			ref, _ = err.(*refusal)
 			if ref != nil {
 				return ref.rejection()
@@ -101,8 +112,11 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 		},
 		OnHost: func(b []byte) error { host = bytes.Clone(b); return nil },
 		OnHeader: func(key, value []byte) error {
-			if strings.EqualFold(string(key), "Origin") {
+			switch {
+			case strings.EqualFold(string(key), "Origin"):
 				origin = bytes.Clone(value)
+			case strings.EqualFold(string(key), "X-Forwarded-For"):
+				xff = append(xff, string(value))
 			}
 			return nil
 		},
@@ -110,10 +124,16 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 			if ref = s.checkOrigin(origin, string(host)); ref != nil {
 				return nil, ref.rejection()
 			}
+			if ref = s.authorize(&req, bearerToken(headerValues(head, "Sec-WebSocket-Protocol"))); ref != nil {
+				return nil, ref.rejection()
+			}
 			if ref = s.reserve(); ref != nil {
 				return nil, ref.rejection()
 			}
 			reserved = true
+			if ref = s.claim(&req, true); ref != nil {
+				return nil, ref.rejection()
+			}
 			return nil, nil
 		},
 	}
@@ -124,17 +144,25 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 		io.Reader
 		io.Writer
 	}{bytes.NewReader(head), &response})
+	req.addr = s.realip.ClientAddr(h.conn.RemoteAddr().String(), xff)
 	if err != nil {
 		if reserved {
 			s.sessions.unreserve()
+		}
+		if req.claim != nil {
+			s.identities.release(req.claim)
 		}
 		if ref == nil {
 			ref = &refusal{label: metrics.UpgradeBadHandshake}
 		}
 		s.metrics.UpgradeFailures.WithLabelValues(string(ref.label)).Inc()
-		s.log.Debug("upgrade refused", zap.String("reason", string(ref.label)), zap.Error(err))
+		if ce := s.log.Check(zap.DebugLevel, "upgrade refused"); ce != nil {
+			ce.Write(zap.Stringer("addr", req.addr), zap.String("uri", auth.Redact(uri)),
+				zap.String("protocols", auth.RedactProtocols(string(headerValue(head, "Sec-WebSocket-Protocol")))),
+				zap.String("reason", string(ref.label)), zap.Error(err))
+		}
 		h.release()
-		h.raw.Control(func(fd uintptr) { s.poller.Del(int(fd)) })
+		h.unregister()
 		h.conn.Write(response.Bytes()) // the refusal, with its reason
 		h.conn.Close()
 		return
@@ -142,7 +170,7 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 	req.extended = hs.Protocol == protocol.Subprotocol
 	early := bytes.Clone(rest)
 	h.release()
-	if err := s.attach(h.conn, req, response.Bytes(), early, true); err != nil {
+	if err := s.attach(h.conn, req, response.Bytes(), early, h.registered); err != nil {
 		s.log.Warn("attach connection", zap.Error(err))
 	}
 }
@@ -154,11 +182,14 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 // Required), so that a browser page, which cannot see why its WebSocket
 // was refused, can ask.
 func (s *Server) serveWebSocketHTTP(w http.ResponseWriter, r *http.Request) {
+	upgrading := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	var req wsRequest
 	ref := func() *refusal {
 		if key := r.Header.Get("Sec-WebSocket-Key"); key != "" && !validKey(key) {
 			return badKey
 		}
-		_, err := parseRequest(r.URL.RequestURI())
+		var err error
+		req, err = parseRequest(r.URL.RequestURI())
 		if ref, ok := err.(*refusal); ok {
 			return ref
 		}
@@ -166,9 +197,11 @@ func (s *Server) serveWebSocketHTTP(w http.ResponseWriter, r *http.Request) {
 		if o, ok := r.Header["Origin"]; ok && len(o) > 0 {
 			origin = []byte(o[0])
 		}
-		return s.checkOrigin(origin, r.Host)
+		if ref := s.checkOrigin(origin, r.Host); ref != nil {
+			return ref
+		}
+		return s.authorize(&req, bearerToken(r.Header.Values("Sec-WebSocket-Protocol")))
 	}()
-	upgrading := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 	if ref == nil && !upgrading {
 		switch s.sessions.available() {
 		case errFull:
@@ -176,27 +209,42 @@ func (s *Server) serveWebSocketHTTP(w http.ResponseWriter, r *http.Request) {
 		case errDraining:
 			ref = drainingRefusal
 		default:
-			ref = &refusal{status: http.StatusUpgradeRequired, label: metrics.UpgradeNotWebSocket,
-				reason: "this is a WebSocket endpoint: connect with a WebSocket client"}
-			w.Header().Set("Upgrade", "websocket")
+			if ref = s.claim(&req, false); ref == nil {
+				ref = &refusal{status: http.StatusUpgradeRequired, label: metrics.UpgradeNotWebSocket,
+					reason: "this is a WebSocket endpoint: connect with a WebSocket client"}
+				w.Header().Set("Upgrade", "websocket")
+			}
 		}
 	}
 	if ref == nil {
 		ref = s.reserve()
+		if ref == nil {
+			if ref = s.claim(&req, true); ref != nil {
+				s.sessions.unreserve()
+			}
+		}
 	}
+	req.addr = s.realip.FromRequest(r)
 	if ref != nil {
 		s.metrics.UpgradeFailures.WithLabelValues(string(ref.label)).Inc()
+		if ce := s.log.Check(zap.DebugLevel, "upgrade refused"); ce != nil {
+			ce.Write(zap.Stringer("addr", req.addr), zap.String("uri", auth.Redact(r.RequestURI)),
+				zap.String("protocols", auth.RedactProtocols(strings.Join(r.Header.Values("Sec-WebSocket-Protocol"), ", "))),
+				zap.String("reason", string(ref.label)), zap.Int("status", ref.status))
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(ref.status)
 		io.WriteString(w, ref.reason)
 		return
 	}
-	req, _ := parseRequest(r.URL.RequestURI())
 	u := ws.HTTPUpgrader{Protocol: func(p string) bool { return p == protocol.Subprotocol }}
 	conn, rw, hs, err := u.Upgrade(r, w)
 	if err != nil {
 		s.sessions.unreserve()
+		if req.claim != nil {
+			s.identities.release(req.claim)
+		}
 		s.metrics.UpgradeFailures.WithLabelValues(string(metrics.UpgradeBadHandshake)).Inc()
 		if conn != nil {
 			conn.Close()
@@ -244,6 +292,58 @@ func (s *Server) reserve() *refusal {
 	return nil
 }
 
+// authorize checks req's token, when the server requires tokens: the
+// bearer subprotocol's token if there is one, else the ?token= one. It
+// records when the token expires and forgets the token.
+func (s *Server) authorize(req *wsRequest, bearer string) *refusal {
+	token := req.token
+	req.token = ""
+	if bearer != "" {
+		token = bearer
+	}
+	if s.cfg.Auth == nil {
+		return nil
+	}
+	claims, err := s.cfg.Auth.Verify(token, req.clientID, req.room)
+	if err != nil {
+		var ae *auth.Error
+		if !errors.As(err, &ae) {
+			ae = &auth.Error{Status: http.StatusUnauthorized, Reason: "invalid token", Label: auth.LabelTokenInvalid}
+		}
+		return &refusal{status: ae.Status, reason: ae.Reason, label: metrics.UpgradeFailure(ae.Label)}
+	}
+	if !claims.ExpiresAt.IsZero() {
+		// Verify accepts a token up to auth.Leeway past its exp; the
+		// connection lasts as long.
+		req.expires = s.pool.Clock() + int64(time.Until(claims.ExpiresAt.Add(auth.Leeway)))
+	}
+	return nil
+}
+
+// claim takes, or with take false only checks, the client_id of an
+// anonymous connection in its room (see identities).
+func (s *Server) claim(req *wsRequest, take bool) *refusal {
+	if s.identities == nil {
+		return nil
+	}
+	c, ref := s.identities.acquire(req.room, req.clientID, take)
+	req.claim = c
+	return ref
+}
+
+// bearerToken returns the token of the first bearer subprotocol offered in
+// the Sec-WebSocket-Protocol header values, or "".
+func bearerToken(values []string) string {
+	for _, v := range values {
+		for p := range strings.SplitSeq(v, ",") {
+			if t, ok := auth.TokenFromProtocol(strings.TrimSpace(p)); ok {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
 // validKey reports whether key is the base64 encoding of 16 bytes, as RFC
 // 6455 section 4.2.1 requires of Sec-WebSocket-Key.
 func validKey(key string) bool {
@@ -276,26 +376,22 @@ func parseRequest(uri string) (wsRequest, error) {
 		return req, bad(metrics.UpgradeBadClientID, "bad client_id: the path must be /ws/{client_id}")
 	}
 	id, err := url.PathUnescape(rawID)
-	if err == nil && strings.Contains(id, "/") {
-		err = errors.New("contains a slash")
-	}
-	if err == nil {
-		err = protocol.ValidateName(id)
-	}
 	if err != nil {
-		return req, bad(metrics.UpgradeBadClientID, "bad client_id: "+strings.TrimPrefix(err.Error(), protocol.ErrBadName.Error()+": "))
+		return req, bad(metrics.UpgradeBadClientID, "bad client_id: bad percent-encoding")
 	}
-	req.clientID = id
+	if req.clientID, err = names.ClientID(id); err != nil {
+		return req, bad(metrics.UpgradeBadClientID, "bad client_id: "+err.Error())
+	}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return req, bad(metrics.UpgradeBadHandshake, "bad query string")
 	}
 	if q.Has("room") {
-		if err := protocol.ValidateName(q.Get("room")); err != nil {
-			return req, bad(metrics.UpgradeBadRoom, "bad room: "+strings.TrimPrefix(err.Error(), protocol.ErrBadName.Error()+": "))
+		if req.room, err = names.Room(q.Get("room")); err != nil {
+			return req, bad(metrics.UpgradeBadRoom, "bad room: "+err.Error())
 		}
-		req.room = q.Get("room")
 	}
+	req.token = q.Get(auth.QueryParam)
 	if q.Has("since") {
 		since, err := strconv.ParseInt(q.Get("since"), 10, 64)
 		if err != nil || since < 0 {
@@ -316,6 +412,19 @@ const maxEpochBytes = 64
 
 func bad(label metrics.UpgradeFailure, reason string) error {
 	return &refusal{status: http.StatusBadRequest, label: label, reason: reason}
+}
+
+// headerValues returns the values of every header called name in a
+// request head, trimmed.
+func headerValues(head []byte, name string) []string {
+	var vs []string
+	for line := range bytes.Lines(head) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
+			vs = append(vs, string(bytes.TrimSpace(v)))
+		}
+	}
+	return vs
 }
 
 // headerValue returns the value of the first header called name in a

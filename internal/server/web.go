@@ -51,9 +51,9 @@ func newWebServer(s *Server) *webServer {
 		}
 		w.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{
-		ErrorLog: zap.NewStdLog(s.log.Named("metrics")),
-	}))
+	if !s.cfg.SeparateMetrics {
+		mux.Handle("GET /metrics", s.MetricsHandler())
+	}
 	pc := &pageConns{max: s.cfg.MaxPageConns, srv: s, idle: make(map[net.Conn]int64), evicted: make(map[net.Conn]bool)}
 	return &webServer{conns: pc, srv: &http.Server{
 		Handler:           mux,
@@ -64,6 +64,13 @@ func newWebServer(s *Server) *webServer {
 		ConnState:         pc.track,
 		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
 	}}
+}
+
+// MetricsHandler serves the server's registry in the Prometheus text
+// format: on the chat listener at /metrics unless Config.SeparateMetrics,
+// and wherever the caller mounts it.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{ErrorLog: zap.NewStdLog(s.log.Named("metrics"))})
 }
 
 func withPageHeaders(h http.Handler) http.Handler {
