@@ -1,8 +1,10 @@
 // Command loadgen proves a chat server under load: it connects thousands of
 // simulated WebSocket clients, has some of them send messages, measures
 // connect time, end-to-end latency, loss, duplicates and reordering, and
-// exits 0 when every threshold holds, 1 when one fails and 2 when the run
-// could not start (bad flags, unreachable server).
+// exits 0 when every threshold holds, 1 when one fails, 2 when the run
+// could not start (bad flags, unreachable server), 3 when it was
+// interrupted (no verdict) and 4 when it broke off (a worker process
+// failed, or the -json file could not be written).
 //
 // Usage:
 //
@@ -40,7 +42,7 @@ func main() {
 func runWorker(in io.Reader, out, errOut io.Writer) int {
 	if err := loadgen.RunWorker(in, out, newLogger(errOut)); err != nil {
 		fmt.Fprintf(errOut, "loadgen worker: %v\n", err)
-		return exitWorkerKO
+		return exitBroken
 	}
 	return exitPass
 }

@@ -13,10 +13,11 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/chatplatform/chat/internal/loadgen"
+	"github.com/chatplatform/chat/internal/loadgen/series"
+	"github.com/chatplatform/chat/internal/loadgen/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,10 +27,11 @@ import (
 
 // Exit codes.
 const (
-	exitPass     = 0 // every threshold held
-	exitFail     = 1 // a threshold failed
-	exitNoRun    = 2 // bad flags, or the run could not start
-	exitWorkerKO = 3 // a worker process failed
+	exitPass       = 0 // every threshold held
+	exitFail       = 1 // a threshold failed
+	exitNoRun      = 2 // bad flags, or the run could not start
+	exitIncomplete = 3 // interrupted (Ctrl-C, SIGTERM): no verdict
+	exitBroken     = 4 // the run broke off: a worker process failed, or the -json file could not be written
 )
 
 // hiddenFlags are for testing and are left out of the usage text.
@@ -40,9 +42,11 @@ type options struct {
 	cfg          loadgen.Config
 	thresholds   loadgen.Thresholds
 	minConnected string
-	maxLoss      float64
 	sourceIPs    string
+	stages       string
+	roomRates    string
 	jsonFile     string
+	outFile      string
 	metricsAddr  string
 	cpuProfile   string
 }
@@ -50,44 +54,44 @@ type options struct {
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Errors are reported once, by Run, without the whole usage text;
+	// -h prints the usage.
+	fs.SetOutput(io.Discard)
 	c := &o.cfg
-	fs.StringVar(&c.URL, "url", loadgen.DefaultURL, "server base `URL`, ws://host:port (clients connect to URL/ws/{id}?room=...)")
-	fs.IntVar(&c.Clients, "clients", loadgen.DefaultClients, "number of simulated clients")
+	c.Duration, c.Settle, c.DialTimeout, c.Backoff = loadgen.DefaultDuration, loadgen.DefaultSettle, loadgen.DefaultDialTimeout, loadgen.DefaultBackoff
+	fs.Var(listFlag{&c.URLs}, "url", "server base `URL`, ws://host:port (clients connect to URL/ws/{id}?room=...); repeat it or give a comma-separated list to spread clients over several servers round-robin (default "+loadgen.DefaultURL+")")
+	fs.IntVar(&c.Clients, "clients", loadgen.DefaultClients, "number of simulated clients (with -stages: the largest target unless given)")
 	fs.Float64Var(&c.Ramp, "ramp", loadgen.DefaultRamp, "connections opened per second during the ramp-up")
+	fs.StringVar(&o.stages, "stages", "", "load shape instead of -ramp and -duration: comma-separated `DURATION:TARGET` steps, each moving the connected clients linearly to TARGET, e.g. 30s:1000,1m:1000,20s:0")
 	fs.StringVar(&c.TokenSecretFile, "token-secret-file", "", "the server's -auth-secret-file: each client sends a token minted from it for its client id and room (empty: no tokens)")
 	fs.StringVar(&c.Room, "room", loadgen.DefaultRoom, "room to join, or the prefix of the room names with -rooms > 1")
 	fs.IntVar(&c.Rooms, "rooms", loadgen.DefaultRooms, "spread clients over `K` rooms named ROOM-0 .. ROOM-(K-1)")
-	fs.IntVar(&c.Senders, "senders", loadgen.DefaultSenders, "number of clients that send messages (capped at -clients unless given; 0 = connect only)")
+	fs.IntVar(&c.Senders, "senders", loadgen.DefaultSenders, "number of clients that send messages (capped at -clients unless given; 0 = connect only); sender i is in room i % K")
 	fs.Float64Var(&c.Rate, "rate", loadgen.DefaultRate, "messages per second per sender, gaps jittered by ±50% (the server's default limit is 20 per connection, bursts of 40; more gets rate_limited errors)")
-	fs.IntVar(&c.Size, "size", loadgen.DefaultSize, "message text size in `bytes` (at least 57: the measurement payload)")
-	fs.DurationVar(&c.Duration, "duration", loadgen.DefaultDuration, "how long senders send, after the ramp-up")
-	fs.DurationVar(&c.Settle, "settle", loadgen.DefaultSettle, "time allowed for in-flight deliveries after the last send (and after a churning client decides to leave)")
-	fs.Float64Var(&c.Churn, "churn", 0, "non-sending clients per second that disconnect and reconnect during the sending phase")
-	fs.DurationVar(&c.DialTimeout, "dial-timeout", loadgen.DefaultDialTimeout, "limit on TCP connect plus WebSocket handshake per client")
+	fs.StringVar(&o.roomRates, "room-rates", "", "per-room sender `rates` instead of -rate, one per room, comma-separated; 0 makes an idle room, e.g. -rooms 3 -room-rates 10,1,0")
+	fs.IntVar(&c.Size, "size", loadgen.DefaultSize, "message text size in `bytes`, at least "+strconv.Itoa(wire.MinPayload)+" (the measurement payload)")
+	fs.Var(durationFlag{&c.Duration}, "duration", "how long senders send after the ramp-up, a `duration` such as 30s or 5m")
+	fs.Var(durationFlag{&c.Settle}, "settle", "`time` allowed for in-flight deliveries after the last send (and after a leaving client decides to leave)")
+	fs.Float64Var(&c.Churn, "churn", 0, "non-sending clients per second that disconnect and come back during the sending phase")
+	fs.StringVar(&c.ChurnMode, "churn-mode", loadgen.ChurnLeave, "how churning clients go, a `mode`: leave (close frame, then a fresh join) or cut (drop the TCP connection, then resume with since and epoch)")
+	fs.BoolVar(&c.Reconnect, "reconnect", false, "clients whose connection is lost reconnect with exponential backoff and resume (since and epoch), trying the next -url")
+	fs.Var(durationFlag{&c.Backoff}, "backoff", "first `wait` of a reconnecting client; it doubles per failed attempt up to 5s, jittered ±50%")
+	fs.Var(durationFlag{&c.DialTimeout}, "dial-timeout", "`limit` on TCP connect plus WebSocket handshake per client")
 	fs.StringVar(&o.sourceIPs, "source-ips", "", "comma-separated local `addresses` to connect from (default: automatic, 127.0.0.x when one address has too few ports)")
 	fs.IntVar(&c.ClientsPerProcess, "clients-per-process", 0, "cap on clients per process (default: file-descriptor limit minus headroom)")
 	fs.StringVar(&o.jsonFile, "json", "", "write the summary as JSON to `FILE`")
-	fs.Float64Var(&o.maxLoss, "max-loss", 0, "highest acceptable loss, in `percent` of expected deliveries")
-	fs.DurationVar(&o.thresholds.MaxP99, "max-p99", 0, "highest acceptable p99 end-to-end latency (0 = no limit)")
-	fs.StringVar(&o.minConnected, "min-connected", "100%", "lowest acceptable number of connected clients, a count or a percentage of -clients")
+	fs.StringVar(&o.outFile, "out", "", "write one row per progress interval to `FILE`: CSV if it ends in .csv, JSON lines otherwise (go run ./cmd/loadplot turns it into an SVG)")
+	o.thresholds.MaxLossPercent = 0
+	fs.Var(percentFlag{&o.thresholds.MaxLossPercent}, "max-loss", "highest acceptable loss, `percent` of expected deliveries (5 and 5% are the same)")
+	fs.Var(durationFlag{&o.thresholds.MaxP99}, "max-p99", "highest acceptable p99 end-to-end `latency`, e.g. 200ms (default: no limit)")
+	fs.StringVar(&o.minConnected, "min-connected", "100%", "lowest acceptable number of clients that connected, a `count` (950) or a percentage of -clients (95%)")
+	fs.Int64Var(&o.thresholds.MaxDisconnects, "max-disconnects", 0, "most connections (`N`) the run may lose while their clients meant to stay (server closes, resets, hang-ups), over the whole run; -1: no limit")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (not of worker processes) to `FILE`, for go tool pprof")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve loadgen_ Prometheus metrics on this `address` while running (default: off); grafana/prometheus.yml scrapes 127.0.0.1:9101")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: loadgen [flags]\n\nSimulates WebSocket chat clients against a server and reports latency and loss.\nExit status: 0 all thresholds hold, 1 a threshold failed, 2 bad flags or the run could not start.\n\nFlags:\n")
-		fs.VisitAll(func(f *flag.Flag) {
-			if hiddenFlags[f.Name] {
-				return
-			}
-			name, usage := flag.UnquoteUsage(f)
-			fmt.Fprintf(stderr, "  -%s %s\n    \t%s", f.Name, name, usage)
-			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" {
-				fmt.Fprintf(stderr, " (default %s)", f.DefValue)
-			}
-			fmt.Fprintln(stderr)
-		})
-	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, stderr)
+		}
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -95,6 +99,22 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if o.stages != "" {
+		if given["ramp"] || given["duration"] {
+			return o, errors.New("-stages sets the ramp and the duration; leave out -ramp and -duration")
+		}
+		st, err := loadgen.ParseStages(o.stages)
+		if err != nil {
+			return o, fmt.Errorf("-stages: %w", err)
+		}
+		c.Stages = st
+		if !given["clients"] {
+			c.Clients = 0 // the largest target
+			for _, s := range st {
+				c.Clients = max(c.Clients, s.Target)
+			}
+		}
+	}
 	if c.Clients <= 0 {
 		return o, fmt.Errorf("-clients must be positive, got %d", c.Clients)
 	}
@@ -106,20 +126,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	case c.Senders < 0:
 		return o, fmt.Errorf("-senders must not be negative, got %d", c.Senders)
 	}
-	if c.Ramp <= 0 || c.Rooms <= 0 || c.Rate <= 0 || c.Size <= 0 || c.Duration <= 0 || c.Settle <= 0 || c.DialTimeout <= 0 {
-		for _, f := range []struct {
-			name string
-			bad  bool
-		}{{"ramp", c.Ramp <= 0}, {"rooms", c.Rooms <= 0}, {"rate", c.Rate <= 0}, {"size", c.Size <= 0}, {"duration", c.Duration <= 0}, {"settle", c.Settle <= 0}, {"dial-timeout", c.DialTimeout <= 0}} {
-			if f.bad {
-				return o, fmt.Errorf("-%s must be positive, got %s", f.name, fs.Lookup(f.name).Value)
-			}
+	for _, f := range []struct {
+		name string
+		bad  bool
+	}{{"ramp", c.Ramp <= 0}, {"rooms", c.Rooms <= 0}, {"rate", c.Rate <= 0}, {"duration", c.Duration <= 0}, {"settle", c.Settle <= 0}, {"dial-timeout", c.DialTimeout <= 0}, {"backoff", c.Backoff <= 0}} {
+		if f.bad {
+			return o, fmt.Errorf("-%s must be positive, got %s", f.name, fs.Lookup(f.name).Value)
 		}
 	}
-	if o.maxLoss < 0 || o.maxLoss > 100 {
-		return o, fmt.Errorf("-max-loss must be a percentage from 0 to 100, got %g", o.maxLoss)
+	if o.roomRates != "" {
+		rates, err := parseRates(o.roomRates)
+		if err != nil {
+			return o, fmt.Errorf("-room-rates: %w", err)
+		}
+		c.RoomRates = rates
 	}
-	o.thresholds.MaxLossPercent = o.maxLoss
 	if o.thresholds.MaxP99 < 0 {
 		return o, fmt.Errorf("-max-p99 must not be negative, got %v", o.thresholds.MaxP99)
 	}
@@ -133,29 +154,36 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			c.SourceIPs = append(c.SourceIPs, strings.TrimSpace(ip))
 		}
 	}
+	for _, f := range []struct{ flag, path string }{{"json", o.jsonFile}, {"out", o.outFile}, {"cpuprofile", o.cpuProfile}} {
+		if f.path == "" {
+			continue
+		}
+		if err := checkWritable(f.path); err != nil {
+			return o, fmt.Errorf("-%s: %w", f.flag, err)
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return o, err
 	}
 	return o, nil
 }
 
-// parseCount parses "N" or "P%" (of total).
-func parseCount(s string, total int) (int, error) {
-	if p, ok := strings.CutSuffix(s, "%"); ok {
-		f, err := strconv.ParseFloat(p, 64)
-		if err != nil || f < 0 || f > 100 {
-			return 0, fmt.Errorf("%q is not a percentage from 0%% to 100%%", s)
+// usage prints the flags, without the hidden ones.
+func usage(fs *flag.FlagSet, stderr io.Writer) {
+	fmt.Fprintf(stderr, "Usage: loadgen [flags]\n\nSimulates WebSocket chat clients against a server and reports latency and loss.\n"+
+		"Exit status: 0 every threshold holds, 1 a threshold failed, 2 bad flags or the run could not start,\n"+
+		"3 interrupted (no verdict), 4 the run broke off (a worker process failed, or -json could not be written).\n\nFlags:\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		if hiddenFlags[f.Name] {
+			return
 		}
-		return int(float64(total)*f/100 + 0.999999), nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is neither a count nor a percentage", s)
-	}
-	if n > total {
-		return 0, fmt.Errorf("%d is more than -clients %d", n, total)
-	}
-	return n, nil
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(stderr, "  -%s %s\n    \t%s", f.Name, name, usage)
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" && f.DefValue != "false" && f.DefValue != "0%" {
+			fmt.Fprintf(stderr, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(stderr)
+	})
 }
 
 // Run runs the load generator with command-line args and returns the exit
@@ -166,7 +194,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitPass
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		fmt.Fprintf(stderr, "loadgen: %v (loadgen -h lists the flags)\n", err)
 		return exitNoRun
 	}
 	cfg := o.cfg
@@ -196,89 +224,55 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
-	pr := newProgress(stderr)
+	var rows *series.Writer
+	if o.outFile != "" {
+		if rows, err = series.Create(o.outFile); err != nil {
+			fmt.Fprintf(stderr, "loadgen: -out: %v\n", err)
+			return exitNoRun
+		}
+	}
+	pr := newProgress(stderr, rows)
 	cfg.Progress = pr.print
 	res, err := loadgen.Run(ctx, cfg)
 	pr.end()
+	if rows != nil {
+		if err := rows.Close(); err != nil {
+			fmt.Fprintf(stderr, "loadgen: -out: %v\n", err)
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		if errors.Is(err, loadgen.ErrConfig) || errors.Is(err, loadgen.ErrUnreachable) {
 			return exitNoRun
 		}
-		return exitWorkerKO
+		return exitBroken
 	}
+	res.Judge(o.thresholds)
 	_ = res.WriteSummary(stdout)
+	_ = res.WriteVerdict(stdout)
+	code := exitPass
+	switch res.Outcome {
+	case loadgen.OutcomeFail:
+		code = exitFail
+	case loadgen.OutcomeIncomplete:
+		code = exitIncomplete
+	}
 	if o.jsonFile != "" {
 		b, err := json.MarshalIndent(res, "", "  ")
 		if err == nil {
 			err = os.WriteFile(o.jsonFile, append(b, '\n'), 0o644)
 		}
 		if err != nil {
+			// Checked writable at the start; failing now is the machine's
+			// doing (disk full, directory removed), not the server's.
 			fmt.Fprintf(stderr, "loadgen: -json: %v\n", err)
-			return exitFail
+			return exitBroken
 		}
 	}
-	if fails := res.Check(o.thresholds); len(fails) > 0 {
-		for _, f := range fails {
-			fmt.Fprintf(stdout, "FAIL %s\n", f)
-		}
-		return exitFail
-	}
-	fmt.Fprintln(stdout, "PASS every threshold holds")
-	return exitPass
+	return code
 }
 
 func newLogger(w io.Writer) *zap.Logger {
 	enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), zap.WarnLevel))
-}
-
-// progress prints one line per snapshot: rewritten in place on a terminal,
-// one line each otherwise.
-type progress struct {
-	w   io.Writer
-	tty bool
-
-	mu       sync.Mutex
-	printed  bool          // guarded by mu
-	lastSent int64         // guarded by mu
-	lastRecv int64         // guarded by mu
-	lastAt   time.Duration // guarded by mu
-}
-
-func newProgress(w io.Writer) *progress {
-	return &progress{w: w, tty: isTerminal(w)}
-}
-
-func (p *progress) print(s loadgen.Snapshot) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	dt := (s.Elapsed - p.lastAt).Seconds()
-	var out, in float64
-	if dt > 0 {
-		out = float64(s.Sent-p.lastSent) / dt
-		in = float64(s.Received-p.lastRecv) / dt
-	}
-	p.lastSent, p.lastRecv, p.lastAt = s.Sent, s.Received, s.Elapsed
-	p99 := "-"
-	if s.Latency != nil && s.Latency.TotalCount() > 0 {
-		p99 = fmt.Sprintf("%.2fms", float64(s.Latency.ValueAtQuantile(99))/1000)
-	}
-	line := fmt.Sprintf("%6.1fs %-7s connected %d/%d  out %.0f/s  in %.0f/s  p99 %s  errors %d",
-		s.Elapsed.Seconds(), s.Phase, s.Connected, s.Clients, out, in, p99, s.ErrorCount())
-	if p.tty {
-		fmt.Fprintf(p.w, "\r%s\033[K", line)
-	} else {
-		fmt.Fprintln(p.w, line)
-	}
-	p.printed = true
-}
-
-// end finishes the in-place line so that what follows starts on its own.
-func (p *progress) end() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty && p.printed {
-		fmt.Fprintln(p.w)
-	}
 }

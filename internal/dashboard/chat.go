@@ -37,6 +37,14 @@ func quantile(q, metric, by string) string {
 	return fmt.Sprintf("histogram_quantile(%s, sum by (le, %s) (%s))", q, by, rate(metric+"_bucket"))
 }
 
+// jobQuery lists the jobs that export the platform's metrics, so that "All"
+// in a shared Prometheus does not pull other jobs into the panels.
+const jobQuery = `label_values({__name__=~"chat_connections|loadgen_clients_connected"}, job)`
+
+// errorCloseReasons are the close reasons that mean something went wrong
+// (a client broke a rule, could not keep up, or the server failed).
+const errorCloseReasons = "protocol_error|invalid_utf8|binary|too_big|rate_limited|slow_consumer|write_error|panic"
+
 // query is one target of a panel.
 type query struct {
 	expr, legend string
@@ -60,15 +68,22 @@ type rowSpec struct {
 
 // layout is the content of the chat dashboard, row by row.
 var layout = []rowSpec{
-	{"Traffic", []panelSpec{
-		{"stat", "Connections now", "Open WebSocket connections summed over the selected instances (chat_connections).", "short", 6,
+	{"Overview", []panelSpec{
+		{"stat", "Connections now", "Open WebSocket connections summed over the selected instances (chat_connections).", "short", 4,
 			[]query{{"sum(" + sel("chat_connections") + ")", "connections"}}},
-		{"stat", "Rooms now", "Rooms with at least one member, summed over the selected instances (chat_rooms).", "short", 6,
+		{"stat", "Rooms now", "Rooms with at least one member, summed over the selected instances (chat_rooms).", "short", 4,
 			[]query{{"sum(" + sel("chat_rooms") + ")", "rooms"}}},
-		{"stat", "Messages in per second", "Chat messages accepted from clients per second, all selected instances (chat_messages_received_total).", "cps", 6,
+		{"stat", "Messages in per second", "Chat messages accepted from clients per second, all selected instances (chat_messages_received_total).", "cps", 4,
 			[]query{{"sum(" + rate("chat_messages_received_total") + ")", "messages in"}}},
-		{"stat", "Deliveries out per second", "Frames written to clients per second, all selected instances (chat_messages_delivered_total).", "cps", 6,
+		{"stat", "Deliveries out per second", "Frames written to clients per second, all selected instances (chat_messages_delivered_total).", "cps", 4,
 			[]query{{"sum(" + rate("chat_messages_delivered_total") + ")", "deliveries out"}}},
+		{"stat", "Broadcast p99", "99th percentile of the time from receiving a message to having it queued for every member of its room, over all selected instances (chat_broadcast_duration_seconds).", "s", 4,
+			[]query{{"histogram_quantile(0.99, sum by (le) (" + rate("chat_broadcast_duration_seconds_bucket") + "))", "p99"}}},
+		{"stat", "Errors per second", "Refused upgrades, rejected messages and connections closed for an error (" + errorCloseReasons + ") per second, all selected instances. 0 on a healthy server: every reason is exported from the start.", "cps", 4,
+			[]query{{"sum(" + rate("chat_upgrade_failures_total") + ") + sum(" + rate("chat_messages_rejected_total") + ") + sum(" +
+				rate("chat_connections_closed_total", `reason=~"`+errorCloseReasons+`"`) + ")", "errors"}}},
+	}},
+	{"Traffic", []panelSpec{
 		{"timeseries", "Connections", "Open connections per instance and in total, against each instance's connection cap (chat_connections, chat_connection_limit).", "short", 12,
 			[]query{
 				{sel("chat_connections"), "{{instance}}"},
@@ -114,13 +129,15 @@ var layout = []rowSpec{
 	{"Errors", []panelSpec{
 		{"timeseries", "Rejected messages by reason", "Client messages refused per second by reason: rate_limited, too_big, invalid_utf8, binary (chat_messages_rejected_total).", "cps", 8,
 			[]query{{"sum by (reason) (" + rate("chat_messages_rejected_total") + ")", "{{reason}}"}}},
-		{"timeseries", "Upgrade failures by reason", "WebSocket upgrades refused per second by reason: bad_client_id, bad_room, bad_handshake, forbidden_origin, server_full, handshake_timeout, draining (chat_upgrade_failures_total).", "cps", 8,
+		{"timeseries", "Upgrade failures by reason", "WebSocket upgrades refused per second by reason, e.g. bad_client_id, bad_room, forbidden_origin, server_full, handshake_timeout, draining (chat_upgrade_failures_total; the README lists every reason).", "cps", 8,
 			[]query{{"sum by (reason) (" + rate("chat_upgrade_failures_total") + ")", "{{reason}}"}}},
 		{"timeseries", "Slow-consumer and idle closes", "Connections closed per second because their outbound queue overflowed (slow_consumer) or they stayed silent past the idle timeout (idle_timeout).", "cps", 8,
 			[]query{{"sum by (reason) (" + rate("chat_connections_closed_total", `reason=~"slow_consumer|idle_timeout"`) + ")", "{{reason}}"}}},
-		{"timeseries", "Load generator errors by kind", "Errors seen by the load generator per second, by kind (loadgen_errors_total).", "cps", 12,
+		{"timeseries", "Load generator errors by kind", "Errors seen by the load generator per second, by kind (loadgen_errors_total). Every fixed kind is exported at 0 from the start, so a healthy run shows flat zero lines, not No data.", "cps", 8,
 			[]query{{"sum by (kind) (" + rate("loadgen_errors_total") + ")", "{{kind}}"}}},
-		{"timeseries", "Messages lost per second", "Messages the load generator expected but never received, per second (loadgen_messages_lost_total).", "cps", 12,
+		{"timeseries", "Panics recovered", "Panics recovered while handling a connection, per instance, over the rate interval (chat_panics_total): each closed one connection with 1011. Anything above 0 is a bug.", "short", 8,
+			[]query{{"sum by (instance) (increase(" + sel("chat_panics_total") + "[$__rate_interval]))", "{{instance}}"}}},
+		{"timeseries", "Messages lost per second", "Messages the load generator expected but never received, per second (loadgen_messages_lost_total).", "cps", 8,
 			[]query{{"sum by (instance) (" + rate("loadgen_messages_lost_total") + ")", "{{instance}}"}}},
 	}},
 	{"Resources", []panelSpec{
@@ -128,8 +145,9 @@ var layout = []rowSpec{
 			[]query{{rate("process_cpu_seconds_total"), "{{job}} {{instance}}"}}},
 		{"timeseries", "Resident memory", "Resident set size of each process (process_resident_memory_bytes).", "bytes", 6,
 			[]query{{sel("process_resident_memory_bytes"), "{{job}} {{instance}}"}}},
-		{"timeseries", "Memory per connection", "Resident memory of each server process divided by its open connections. No value while an instance has no connection (guarded against division by zero).", "bytes", 6,
-			[]query{{sel("process_resident_memory_bytes") + " / on (job, instance) (" + sel("chat_connections") + " > 0)", "{{instance}}"}}},
+		{"timeseries", "Memory per connection", "What each connection adds to a server's resident memory: its growth since its lowest point in the dashboard's time range, divided by the growth of connections since theirs. With a range that starts idle this is the README's figure (RSS with N connections minus RSS before, divided by N); the whole RSS divided by the connections would count the process's fixed cost too. No value while connections have not grown in the range.", "bytes", 6,
+			[]query{{"(" + sel("process_resident_memory_bytes") + " - min_over_time(" + sel("process_resident_memory_bytes") + "[$__range]))" +
+				" / on (job, instance) ((" + sel("chat_connections") + " - min_over_time(" + sel("chat_connections") + "[$__range])) > 0)", "{{instance}}"}}},
 		{"timeseries", "Goroutines", "Goroutines in each process (go_goroutines). With epoll an idle connection needs no goroutine, so this stays flat as connections grow.", "short", 6,
 			[]query{{sel("go_goroutines"), "{{job}} {{instance}}"}}},
 		{"timeseries", "GC pause", "Median and longest stop-the-world garbage collection pause over recent cycles, per process (go_gc_duration_seconds).", "s", 12,
@@ -144,11 +162,16 @@ var layout = []rowSpec{
 			}},
 	}},
 	{"Load generator", []panelSpec{
-		{"timeseries", "Load generator clients connected", "Simulated clients currently connected, per load generator (loadgen_clients_connected).", "short", 8,
+		{"timeseries", "Load generator clients connected", "Simulated clients currently connected, per load generator (loadgen_clients_connected).", "short", 12,
 			[]query{{sel("loadgen_clients_connected"), "{{instance}}"}}},
-		{"timeseries", "Load generator connects per second", "Connections the load generator opened per second (loadgen_connects_total).", "cps", 8,
+		{"timeseries", "Load generator connects per second", "Connections the load generator opened per second (loadgen_connects_total).", "cps", 12,
 			[]query{{"sum by (instance) (" + rate("loadgen_connects_total") + ")", "{{instance}}"}}},
-		{"timeseries", "Load generator messages per second", "Messages the load generator sent and received per second; received exceeds sent by the fan-out (loadgen_messages_sent_total, loadgen_messages_received_total).", "cps", 8,
+		{"timeseries", "Load generator lost connections and reconnects", "Connections the load generator lost per second while its clients meant to stay (server closes, resets, hang-ups), and reconnections per second (loadgen_disconnects_total, loadgen_reconnects_total).", "cps", 12,
+			[]query{
+				{"sum by (instance) (" + rate("loadgen_disconnects_total") + ")", "lost {{instance}}"},
+				{"sum by (instance) (" + rate("loadgen_reconnects_total") + ")", "reconnects {{instance}}"},
+			}},
+		{"timeseries", "Load generator messages per second", "Messages the load generator sent and received per second; received exceeds sent by the fan-out (loadgen_messages_sent_total, loadgen_messages_received_total).", "cps", 12,
 			[]query{
 				{"sum by (instance) (" + rate("loadgen_messages_sent_total") + ")", "sent {{instance}}"},
 				{"sum by (instance) (" + rate("loadgen_messages_received_total") + ")", "received {{instance}}"},
@@ -169,8 +192,8 @@ var (
 	graphOptions = json.RawMessage(`{"legend":{"calcs":[],"displayMode":"list","placement":"bottom","showLegend":true},"tooltip":{"mode":"multi","sort":"desc"}}`)
 )
 
-// Chat builds the chat platform dashboard: rows for traffic, latency,
-// errors, resources and the load generator, filtered by the datasource, job
+// Chat builds the chat platform dashboard: an overview row of stats, then
+// rows for traffic, latency, errors, resources and the load generator, filtered by the datasource, job
 // and instance variables.
 func Chat() *Dashboard {
 	ds := &Datasource{Type: "prometheus", UID: "${datasource}"}
@@ -196,8 +219,8 @@ func Chat() *Dashboard {
 				Current:     Current{Text: "Prometheus", Value: DatasourceUID},
 				Options:     []Current{},
 			},
-			labelVariable("job", "Job", `label_values(up, job)`, ds,
-				"Scrape jobs: the chat server and the load generator (chat and loadgen in grafana/prometheus.yml)."),
+			labelVariable("job", "Job", jobQuery, ds,
+				"Scrape jobs of the platform: those exporting the chat server's or the load generator's metrics (chat and loadgen in grafana/prometheus.yml), whatever they are called; other jobs of a shared Prometheus are left out."),
 			labelVariable("instance", "Instance", `label_values(up{job=~"$job"}, instance)`, ds,
 				"Scraped instances (host:port) of the selected jobs."),
 		}},

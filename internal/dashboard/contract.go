@@ -20,6 +20,7 @@ func ContractMetrics() []string {
 		"chat_rooms",
 		"chat_connection_limit",
 		"chat_outbound_queue_bytes",
+		"chat_panics_total",
 		// Load generator.
 		"loadgen_clients_connected",
 		"loadgen_connects_total",
@@ -29,6 +30,8 @@ func ContractMetrics() []string {
 		"loadgen_latency_seconds",
 		"loadgen_connect_duration_seconds",
 		"loadgen_errors_total",
+		"loadgen_disconnects_total",
+		"loadgen_reconnects_total",
 		// Go and process collectors.
 		"process_cpu_seconds_total",
 		"process_resident_memory_bytes",

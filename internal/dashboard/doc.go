@@ -1,8 +1,8 @@
 // Package dashboard builds and checks the chat platform's Grafana dashboard,
 // grafana/dashboards/chat.json.
 //
-// [Chat] is the dashboard's source: rows for traffic, latency, errors,
-// resources and the load generator, each panel a PromQL query filtered by
+// [Chat] is the dashboard's source: an overview row of stats, then rows for
+// traffic, latency, errors, resources and the load generator, each panel a PromQL query filtered by
 // the datasource, job and instance template variables. The committed JSON
 // is its output; the package tests fail when the two differ and rewrite the
 // file with -update:
@@ -23,4 +23,9 @@
 // [Expand] substitutes template variables the way Grafana does before a
 // query reaches Prometheus; the end-to-end test uses it to run every panel's
 // query against a real Prometheus scraping a real server and load generator.
+//
+// The package's tests also check the alerting rules in grafana/alerts:
+// promtool check rules, promtool's unit tests of every alert, the
+// conventions (a for:, a runbook), and, in the end-to-end test, that the
+// Prometheus configuration loads them and each evaluates without error.
 package dashboard

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -19,6 +20,7 @@ import (
 // widened to cover the whole test.
 var e2eVars = map[string]string{
 	"__rate_interval": "1m",
+	"__range":         "5m", // longer than the test: the baseline is before it
 	"job":             ".+", // All: the variables' allValue
 	"instance":        ".+",
 }
@@ -68,10 +70,16 @@ func TestPrometheusAnswersEveryPanel(t *testing.T) {
 	lg.run(ctx, serverAddr, maxConnections+loadgenRefused)
 
 	d := loadCommitted(t)
-	checkVariables(t, ctx, prom, d, map[string][]string{
-		"job":      {"chat", "loadgen"},
-		"instance": {serverAddr, loadgenAddr},
-	})
+	// The job variable lists jobs by the platform's own metrics, which the
+	// load generator exports once its run has started: poll.
+	if err := poll(30*time.Second, 250*time.Millisecond, func() error {
+		return checkVariables(ctx, prom, d, map[string][]string{
+			"job":      {"chat", "loadgen"},
+			"instance": {serverAddr, loadgenAddr},
+		})
+	}); err != nil {
+		t.Error(err)
+	}
 
 	// The refused input must show up under its reason on the error panels.
 	type positive struct{ label, value string }
@@ -130,6 +138,27 @@ func TestPrometheusAnswersEveryPanel(t *testing.T) {
 	}
 	t.Logf("%d queries of %d panels answered", len(checks), len(d.Visualisations()))
 
+	// The configuration loads the alerting rules, and each evaluates
+	// without error against the real series.
+	err = poll(30*time.Second, 500*time.Millisecond, func() error {
+		rules, err := prom.rules(ctx)
+		if err != nil {
+			return err
+		}
+		if len(rules) == 0 {
+			return errors.New("no rules loaded")
+		}
+		for _, r := range rules {
+			if r.Health != "ok" {
+				return fmt.Errorf("rule %s: health %q %s", r.Name, r.Health, r.LastError)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("alerting rules: %v", err)
+	}
+
 	t.Run("promtool check metrics", func(t *testing.T) {
 		promtool := requireBinary(t, "/usr/bin/promtool", "prometheus")
 		for _, addr := range []string{serverAddr, loadgenAddr} {
@@ -139,31 +168,33 @@ func TestPrometheusAnswersEveryPanel(t *testing.T) {
 }
 
 // checkVariables evaluates each query variable as Grafana would, with the
-// other variables at their defaults, and requires the values in want.
-func checkVariables(t *testing.T, ctx context.Context, prom *prometheusServer, d *Dashboard, want map[string][]string) {
-	t.Helper()
+// other variables at their defaults, and reports the values of want that
+// are missing.
+func checkVariables(ctx context.Context, prom *prometheusServer, d *Dashboard, want map[string][]string) error {
+	var errs []error
 	for _, v := range d.Templating.List {
 		if v.Type != "query" {
 			continue
 		}
 		m := templateQuery.FindStringSubmatch(v.Query)
 		if m == nil || m[1] != "label_values" {
-			t.Errorf("variable %s: query %q is not label_values(selector, label)", v.Name, v.Query)
+			errs = append(errs, fmt.Errorf("variable %s: query %q is not label_values(selector, label)", v.Name, v.Query))
 			continue
 		}
 		i := strings.LastIndex(m[2], ",")
 		selector, label := Expand(strings.TrimSpace(m[2][:i]), e2eVars), strings.TrimSpace(m[2][i+1:])
 		values, err := prom.labelValues(ctx, label, selector)
 		if err != nil {
-			t.Errorf("variable %s: %v", v.Name, err)
+			errs = append(errs, fmt.Errorf("variable %s: %v", v.Name, err))
 			continue
 		}
 		for _, w := range want[v.Name] {
 			if !slices.Contains(values, w) {
-				t.Errorf("variable %s offers %q, missing %q", v.Name, values, w)
+				errs = append(errs, fmt.Errorf("variable %s offers %q, missing %q", v.Name, values, w))
 			}
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // checkMetrics runs `promtool check metrics` on the exposition at url.

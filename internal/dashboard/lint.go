@@ -37,6 +37,7 @@ func (p Problem) String() string {
 // can be told apart from one that uses $__rate_interval.
 const (
 	lintRateInterval = 7*time.Hour + 13*time.Minute + 17*time.Second
+	lintRange        = 3*time.Hour + 7*time.Minute + 11*time.Second
 	lintJob          = "lint_job_placeholder"
 	lintInstance     = "lint_instance_placeholder"
 )
@@ -46,7 +47,7 @@ const (
 var lintVars = map[string]string{
 	"__rate_interval": "7h13m17s", // lintRateInterval
 	"__interval":      "1m",
-	"__range":         "1h",
+	"__range":         "3h7m11s", // lintRange
 	"job":             lintJob,
 	"instance":        lintInstance,
 }
@@ -74,7 +75,9 @@ var templateQuery = regexp.MustCompile(`^\s*(label_names|label_values|metrics|qu
 // labelName is the syntax of a Prometheus label name.
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// Lint checks d against the rules of grafana/dashboard-linter, plus
+// Lint checks d against the rules of grafana/dashboard-linter (where an
+// aggregation over time, min_over_time and the like, may also span
+// $__range, the dashboard's time range, for a baseline), plus
 // contract-metrics-rule: every metric a query reads is one of
 // [ContractMetrics] (histogram and summary series included). It returns
 // every problem found, in dashboard order; none means d passes.
@@ -260,9 +263,12 @@ func (l *linter) target(title string, t Target) {
 	}
 
 	var rangeErrs []string
-	parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+	parser.Inspect(expr, func(node parser.Node, path []parser.Node) error {
 		switch n := node.(type) {
 		case *parser.MatrixSelector:
+			if n.Range == lintRange && overTime(path) {
+				break // a baseline over the dashboard's time range
+			}
 			if n.Range != lintRateInterval {
 				rangeErrs = append(rangeErrs, fmt.Sprintf("range [%s] on %s", n.Range, n.VectorSelector))
 			}
@@ -300,6 +306,16 @@ func (l *linter) target(title string, t Target) {
 			}
 		}
 	}
+}
+
+// overTime reports whether the node at the end of path is the argument
+// of an aggregation over time (min_over_time, max_over_time, ...).
+func overTime(path []parser.Node) bool {
+	if len(path) == 0 {
+		return false
+	}
+	call, ok := path[len(path)-1].(*parser.Call)
+	return ok && strings.HasSuffix(call.Func.Name, "_over_time")
 }
 
 // hasMatcher reports whether selector contains the matcher name=~"value".

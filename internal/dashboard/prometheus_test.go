@@ -206,8 +206,8 @@ func (p *prometheusServer) get(ctx context.Context, path string, params url.Valu
 }
 
 // scrapeConfig turns the committed grafana/prometheus.yml into a test
-// configuration: a one-second scrape interval and the given server and load
-// generator addresses. Every replacement must apply exactly once, so the test
+// configuration: a one-second scrape interval, the given server and load
+// generator addresses, and the alerting rules by absolute path. Every replacement must apply exactly once, so the test
 // fails if the committed file changes shape.
 func scrapeConfig(t *testing.T, serverAddr, loadgenAddr string) string {
 	t.Helper()
@@ -216,10 +216,15 @@ func scrapeConfig(t *testing.T, serverAddr, loadgenAddr string) string {
 		t.Fatal(err)
 	}
 	cfg := string(data)
+	rules, err := filepath.Abs(repoFile(rulesPath))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, r := range [][2]string{
 		{"scrape_interval: 5s", "scrape_interval: 1s"},
 		{`"127.0.0.1:8080"`, strconv.Quote(serverAddr)},
 		{`"127.0.0.1:9101"`, strconv.Quote(loadgenAddr)},
+		{strconv.Quote("alerts/chat.rules.yml"), strconv.Quote(rules)},
 	} {
 		if n := strings.Count(cfg, r[0]); n != 1 {
 			t.Fatalf("grafana/prometheus.yml has %d occurrences of %s, want 1", n, r[0])
@@ -227,4 +232,29 @@ func scrapeConfig(t *testing.T, serverAddr, loadgenAddr string) string {
 		cfg = strings.Replace(cfg, r[0], r[1], 1)
 	}
 	return cfg
+}
+
+// ruleHealth is one rule as /api/v1/rules reports it.
+type ruleHealth struct {
+	Name           string `json:"name"`
+	Health         string `json:"health"`
+	LastError      string `json:"lastError"`
+	LastEvaluation string `json:"lastEvaluation"`
+}
+
+// rules lists every loaded rule with its health.
+func (p *prometheusServer) rules(ctx context.Context) ([]ruleHealth, error) {
+	var data struct {
+		Groups []struct {
+			Rules []ruleHealth `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := p.get(ctx, "/api/v1/rules", url.Values{}, &data); err != nil {
+		return nil, err
+	}
+	var out []ruleHealth
+	for _, g := range data.Groups {
+		out = append(out, g.Rules...)
+	}
+	return out, nil
 }

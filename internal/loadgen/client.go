@@ -31,7 +31,15 @@ const (
 	ErrRateLimited      = "server_rate_limited"
 	ErrServerEvent      = "server_error" // an error event with another code
 	ErrUnexpectedBinary = "binary_frame"
+	ErrToken            = "token" // a token could not be minted
 )
+
+// ErrorKinds lists the fixed error kinds (not the handshake_ and closed_
+// families), so that their metric series exist at zero from the start.
+var ErrorKinds = []string{
+	ErrRefused, ErrConnectTimeout, ErrNoSourcePort, ErrDial, ErrHandshake, ErrPeerGone, ErrReset,
+	ErrWriteTimeout, ErrWrite, ErrProtocol, ErrWrongRoom, ErrRateLimited, ErrServerEvent, ErrUnexpectedBinary, ErrToken,
+}
 
 // writeTimeout bounds one frame write; a client whose socket stays full that
 // long is counted as an error and its frame dropped.
@@ -50,30 +58,45 @@ var errConnClosed = errors.New("connection closed")
 // simConn per connection.
 type simConn struct {
 	// Static after construction.
-	e      *engine
-	slot   int    // local slot index
-	global uint32 // global client index
-	room   int32
-	fd     int
+	e       *engine
+	slot    int    // local slot index
+	global  uint32 // global client index
+	room    int32
+	fd      int
+	url     int   // index of the server's URL in engine.urls
+	gen     int32 // the client's join generation, part of its client_id (see engine.dial)
+	resumed bool  // this connection resumes a session (see session)
 
-	// joined is when the welcome arrived (Unix nanos), 0 before. Written by
-	// the reader, read by the sender and churn.
+	// joined is when this connection's welcome arrived (Unix nanos), 0
+	// before. Written by the reader, read by the sender and churn.
 	joined atomic.Int64
+	// windowJoin opens the delivery window: the first welcome of the
+	// session (a resumed connection starts with its session's). Written by
+	// the reader or takeSession, read by settle.
+	windowJoin atomic.Int64
 	// leaveAt is when the client decided to leave (Unix nanos), never while
-	// it stays. Written by churn, read by the reader.
+	// it stays. Written by churn or the stage driver, read by the reader.
 	leaveAt atomic.Int64
+	// cut is set by churn when it drops the connection on purpose.
+	cut atomic.Bool
 
 	// Owned by the reader (its loop, or the dialer before the descriptor
-	// is added to the loop), under the loop's mu.
+	// is added to the loop), under the loop's mu; carried to the next
+	// connection by a session.
 	partial []byte      // start of a frame not yet complete
 	frag    []byte      // text message being reassembled from fragments
 	peers   []peerState // per sender seen, sorted by sender
 	got     int64       // distinct receipts inside the window
+	lastSeq int64       // highest room seq seen (only tracked when resuming is possible), -1 if none
+	epoch   string      // epoch of the last welcome, "" if none
+	gaps    int32       // resumes of the session answered with gap:true
+	dropAt  int64       // when the session's previous connection was lost
 
 	mu sync.Mutex
 	// Guarded by mu.
 	closed    bool // fd closed, interval recorded
-	sentClose bool // we sent a close frame; the server's close is expected
+	sentClose bool // we sent a close frame (first, or as an echo); the server's close is expected
+	left      bool // the client started the close (leave): not a lost connection
 }
 
 // peerState tracks the messages of one sender seen by one receiver: the
@@ -83,6 +106,7 @@ type peerState struct {
 	sender uint32
 	last   uint32
 	window uint64
+	first  uint32 // first sequence received; holes are counted above it
 }
 
 // peer returns the state for sender, adding it in order when new.
@@ -178,8 +202,7 @@ func (c *simConn) handleLocked(l *loop, b []byte, now time.Time) (finished bool)
 	for {
 		f, n, err := wire.ReadFrame(b)
 		if err != nil {
-			c.e.errors.add(ErrProtocol)
-			c.finish("")
+			c.finish(ErrProtocol)
 			return true
 		}
 		if n == 0 {
@@ -203,7 +226,7 @@ func (c *simConn) handleLocked(l *loop, b []byte, now time.Time) (finished bool)
 			c.e.errors.add(ErrUnexpectedBinary)
 		case wire.OpPing:
 			if c.write(wire.OpPong, f.Payload) != nil {
-				c.finish("")
+				c.finish("") // the write counted its error
 				return true
 			}
 		case wire.OpClose:
@@ -231,6 +254,11 @@ func (c *simConn) eventLocked(l *loop, ev []byte, now time.Time) {
 	typ := wire.EventType(ev)
 	switch {
 	case bytes.Equal(typ, typeMessage):
+		if c.e.resume {
+			if seq, ok := wire.Seq(ev); ok && seq > c.lastSeq {
+				c.lastSeq = seq
+			}
+		}
 		p, ok := wire.ParseMessage(ev)
 		if !ok || int(p.Sender) >= c.e.cfg.Senders {
 			l.foreign++
@@ -241,16 +269,26 @@ func (c *simConn) eventLocked(l *loop, ev []byte, now time.Time) {
 			return
 		}
 		l.received++
-		dup, reordered := c.peer(p.Sender).receipt(p.Seq)
+		ps := c.peer(p.Sender)
+		prev := ps.last
+		dup, reordered := ps.receipt(p.Seq)
 		if dup {
 			l.duplicates++
 			return
+		}
+		switch q := uint32(min(p.Seq, math.MaxUint32)); {
+		case prev == 0:
+			ps.first = q
+		case reordered && q > ps.first && l.holes > 0:
+			l.holes-- // a late arrival fills a hole counted before
+		case !reordered && q > prev+1:
+			l.holes += int64(q - prev - 1)
 		}
 		if reordered {
 			l.reordered++
 		}
 		recordMicros(l.latency, now.Sub(time.Unix(0, p.SentNanos)))
-		if j := c.joined.Load(); j != 0 && p.SentNanos > j && p.SentNanos <= c.leaveAt.Load() {
+		if j := c.windowJoin.Load(); j != 0 && p.SentNanos > j && p.SentNanos <= c.leaveAt.Load() {
 			c.got++
 			c.e.inWindow.Add(1)
 		} else {
@@ -258,8 +296,7 @@ func (c *simConn) eventLocked(l *loop, ev []byte, now time.Time) {
 		}
 	case bytes.Equal(typ, typeWelcome):
 		if c.joined.Load() == 0 {
-			c.joined.Store(now.UnixNano())
-			c.e.welcomed.Add(1)
+			c.welcomeLocked(ev, now.UnixNano())
 		}
 	case bytes.Equal(typ, typeError):
 		if i := bytes.Index(ev, codeKey); i >= 0 && bytes.HasPrefix(ev[i+len(codeKey):], []byte(`rate_limited"`)) {
@@ -268,6 +305,37 @@ func (c *simConn) eventLocked(l *loop, ev []byte, now time.Time) {
 			c.e.errors.add(ErrServerEvent)
 		}
 	}
+}
+
+// welcomeLocked handles the first welcome of the connection: it opens the
+// session's window (unless the connection resumes one), and takes the
+// resume point from it.
+func (c *simConn) welcomeLocked(ev []byte, now int64) {
+	e := c.e
+	gap := wire.Gap(ev)
+	if c.resumed {
+		e.connectMu.Lock()
+		recordMicros(e.reconnect, time.Duration(now-c.dropAt))
+		e.connectMu.Unlock()
+		e.resumes.Add(1)
+		if gap {
+			c.gaps++
+			e.resumeGaps.Add(1)
+		}
+	}
+	if e.resume {
+		if seq, ok := wire.Seq(ev); ok && (!c.resumed || gap) {
+			c.lastSeq = seq // a new start: the messages from here on follow
+		}
+		if ep := wire.Epoch(ev); ep != nil {
+			c.epoch = string(ep)
+		}
+	}
+	if c.windowJoin.Load() == 0 {
+		c.windowJoin.Store(now)
+	}
+	c.joined.Store(now)
+	e.welcomed.Add(1)
 }
 
 // closeReceived answers a server close frame and finishes the connection.
@@ -331,7 +399,22 @@ func (c *simConn) write(op byte, payload []byte) error {
 // leave starts a graceful close: the client sends a close frame and the
 // server's echo finishes the connection.
 func (c *simConn) leave() {
+	c.mu.Lock()
+	c.left = true
+	c.mu.Unlock()
 	_ = c.write(wire.OpClose, wire.ClosePayload(1000))
+}
+
+// cutOff drops the connection without a close frame, as a network cut
+// would: the socket is shut down (the descriptor stays open), so the reader
+// sees the end and finishes it.
+func (c *simConn) cutOff() {
+	c.cut.Store(true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		_ = unix.Shutdown(c.fd, unix.SHUT_RDWR)
+	}
 }
 
 // finish closes the descriptor once and records the connection's window.
@@ -344,12 +427,13 @@ func (c *simConn) finish(kind string) {
 		return
 	}
 	c.closed = true
+	left := c.left
 	// The only descriptor of the socket: closing it also takes it out of
 	// its loop's epoll set.
 	_ = unix.Close(c.fd)
 	c.mu.Unlock()
-	if kind != "" {
+	if kind != "" && !c.cut.Load() {
 		c.e.errors.add(kind)
 	}
-	c.e.connDone(c, time.Now().UnixNano())
+	c.e.connDone(c, time.Now().UnixNano(), left)
 }

@@ -3,12 +3,13 @@ package loadgen
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatplatform/chat/internal/loadgen/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -27,6 +28,11 @@ const (
 	DefaultDuration    = 30 * time.Second
 	DefaultSettle      = 2 * time.Second
 	DefaultDialTimeout = 10 * time.Second // TCP connect plus WebSocket handshake
+	DefaultBackoff     = 100 * time.Millisecond
+
+	// MaxBackoff caps the doubling of a reconnecting client's wait: with
+	// DefaultBackoff, 100ms, 200ms, ... 3.2s, then 5s between attempts.
+	MaxBackoff = 5 * time.Second
 
 	// MaxSize is the largest -size accepted; the server's default message
 	// limit is 4096 bytes, so larger sizes only make sense against a server
@@ -38,11 +44,21 @@ const (
 // replaced by the Default constants, except Churn (zero means no churn)
 // and Senders (see its comment).
 type Config struct {
-	// URL is the server's base WebSocket URL (ws:// or wss://); clients
-	// connect to URL + "/ws/{client_id}?room=NAME".
+	// URL is the server's base WebSocket URL (ws://); clients connect to
+	// URL + "/ws/{client_id}?room=NAME". URLs, when set, replaces it.
 	URL string
-	// Clients is the number of simulated clients.
+	// URLs are several base URLs (the nodes of a cluster): client i
+	// connects to URLs[i % len(URLs)], and a reconnecting client tries the
+	// next one. Empty means just URL.
+	URLs []string
+	// Clients is the number of simulated clients. With Stages, zero means
+	// the largest stage target.
 	Clients int
+	// Stages, when set, replace Ramp and Duration with a load shape: each
+	// stage moves the number of connected clients linearly from the
+	// previous stage's target (0 at the start) to its own over its
+	// duration; senders send throughout.
+	Stages []Stage
 	// Ramp is how many connections are opened per second.
 	Ramp float64
 	// TokenSecretFile, when set, is the server's -auth-secret-file: each
@@ -60,6 +76,10 @@ type Config struct {
 	// Rate is the messages per second of each sender; gaps between
 	// messages are jittered uniformly by ±50% around 1/Rate.
 	Rate float64
+	// RoomRates, when set, gives the senders of room k the rate
+	// RoomRates[k] instead of Rate (one value per room; 0 makes a room's
+	// senders silent, an idle room).
+	RoomRates []float64
 	// Size is the length of each message text in bytes (at least
 	// wire.MinPayload; shorter sizes are padded to it).
 	Size int
@@ -72,6 +92,18 @@ type Config struct {
 	// Churn is how many non-sending clients per second disconnect and
 	// reconnect during the sending phase.
 	Churn float64
+	// ChurnMode is how a churning client goes: ChurnLeave (the default)
+	// leaves with a close frame and joins again afresh; ChurnCut drops its
+	// TCP connection without a word, as a network cut would, and resumes
+	// (since and epoch), so that the server must replay what it missed.
+	ChurnMode string
+	// Reconnect makes a client whose connection is lost (closed by the
+	// server, reset, ended) reconnect with exponential backoff from
+	// Backoff, jittered, and resume where it was (since and epoch).
+	Reconnect bool
+	// Backoff is a reconnecting client's first wait; it doubles with each
+	// failed attempt up to MaxBackoff.
+	Backoff time.Duration
 	// SourceIPs are local addresses to connect from, used round-robin by
 	// client index. Empty means automatic: the kernel's choice, or
 	// 127.0.0.x when the server is on loopback and one address has too few
@@ -97,15 +129,34 @@ type Config struct {
 // NoSenders as Config.Senders runs a connect-only test.
 const NoSenders = -1
 
+// Churn modes, the values of Config.ChurnMode.
+const (
+	ChurnLeave = "leave"
+	ChurnCut   = "cut"
+)
+
 // ErrConfig wraps every error Validate returns.
 var ErrConfig = errors.New("invalid configuration")
 
 func (c Config) withDefaults() Config {
-	if c.URL == "" {
-		c.URL = DefaultURL
+	if len(c.URLs) == 0 {
+		if c.URL == "" {
+			c.URL = DefaultURL
+		}
+		c.URLs = []string{c.URL}
 	}
+	c.URL = c.URLs[0]
 	if c.Clients == 0 {
 		c.Clients = DefaultClients
+		if len(c.Stages) > 0 {
+			c.Clients = maxTarget(c.Stages)
+		}
+	}
+	if c.ChurnMode == "" {
+		c.ChurnMode = ChurnLeave
+	}
+	if c.Backoff == 0 {
+		c.Backoff = DefaultBackoff
 	}
 	if c.Ramp == 0 {
 		c.Ramp = DefaultRamp
@@ -144,27 +195,48 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate fills defaults and reports the first problem with c, wrapped in
-// ErrConfig, with a message meant for the person who typed the flags.
+// ErrConfig, with a message meant for the person who typed the flags. It
+// checks that each source address belongs to this machine by binding a
+// socket to it; it opens no connection.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	_, err := c.validate()
 	return err
 }
 
-// validate returns c's base URL parsed, or why c cannot run.
-func (c Config) validate() (*url.URL, error) {
+// validate returns c's base URLs parsed, or why c cannot run.
+func (c Config) validate() ([]*url.URL, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
 	}
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return nil, bad("-url %q must be ws://host:port or wss://host:port", c.URL)
+	var urls []*url.URL
+	for _, raw := range c.URLs {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return nil, bad("-url %q must be ws://host:port or wss://host:port", raw)
+		}
+		if u.Scheme == "wss" {
+			return nil, bad("-url %q: wss:// is not supported yet; run the load test against the server's plain ws:// listener", raw)
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return nil, bad("-url %q must not carry a query or fragment", raw)
+		}
+		urls = append(urls, u)
 	}
-	if u.Scheme == "wss" {
-		return nil, bad("-url %q: wss:// is not supported yet; run the load test against the server's plain ws:// listener", c.URL)
+	if err := validateStages(c.Stages, c.Clients); err != nil {
+		return nil, bad("%v", err)
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, bad("-url %q must not carry a query or fragment", c.URL)
+	switch {
+	case len(c.RoomRates) > 0 && len(c.RoomRates) != c.Rooms:
+		return nil, bad("-room-rates has %d rates for -rooms %d; give one rate per room, e.g. -rooms 3 -room-rates 10,1,0", len(c.RoomRates), c.Rooms)
+	case slices.ContainsFunc(c.RoomRates, func(r float64) bool { return r < 0 }):
+		return nil, bad("-room-rates must not be negative, got %v", c.RoomRates)
+	case c.ChurnMode != ChurnLeave && c.ChurnMode != ChurnCut:
+		return nil, bad("-churn-mode must be %s or %s, got %q", ChurnLeave, ChurnCut, c.ChurnMode)
+	case c.Churn > 0 && len(c.Stages) > 0:
+		return nil, bad("-churn cannot be combined with -stages (the stages decide who is connected); use -reconnect to have dropped clients come back")
+	case c.Backoff < 0:
+		return nil, bad("-backoff must be positive, got %v", c.Backoff)
 	}
 	switch {
 	case c.Clients < 0:
@@ -179,8 +251,10 @@ func (c Config) validate() (*url.URL, error) {
 		return nil, bad("-senders %d is more than -clients %d", c.Senders, c.Clients)
 	case c.Rate < 0:
 		return nil, bad("-rate must be positive, got %g", c.Rate)
-	case c.Size < 0 || c.Size > MaxSize:
-		return nil, bad("-size must be between 1 and %d bytes, got %d", MaxSize, c.Size)
+	case c.Size < wire.MinPayload:
+		return nil, bad("-size %d is too small: every message carries a %d-byte measurement payload (sender, sequence, send time); use -size %d or more", c.Size, wire.MinPayload, wire.MinPayload)
+	case c.Size > MaxSize:
+		return nil, bad("-size must be at most %d bytes, got %d", MaxSize, c.Size)
 	case c.Duration < 0:
 		return nil, bad("-duration must be positive, got %v", c.Duration)
 	case c.Settle < 0:
@@ -200,11 +274,11 @@ func (c Config) validate() (*url.URL, error) {
 		return nil, bad("room name %q must be 1 to 32 characters without control characters", longest)
 	}
 	for _, ip := range c.SourceIPs {
-		if net.ParseIP(ip) == nil {
-			return nil, bad("-source-ips: %q is not an IP address", ip)
+		if err := checkSourceIP(ip, urls); err != nil {
+			return nil, bad("-source-ips: %v", err)
 		}
 	}
-	return u, nil
+	return urls, nil
 }
 
 func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r < 0xa0) }

@@ -6,15 +6,36 @@
 //
 //	r, err := loadgen.Run(ctx, loadgen.Config{URL: "ws://127.0.0.1:8080", Clients: 5000})
 //	if err != nil { ... }              // ErrConfig, ErrUnreachable: the run could not start
+//	r.Judge(loadgen.Thresholds{MaxP99: 100 * time.Millisecond})
 //	r.WriteSummary(os.Stdout)
-//	fails := r.Check(loadgen.Thresholds{MaxP99: 100 * time.Millisecond})
+//	r.WriteVerdict(os.Stdout)         // r.Outcome: pass, fail, or incomplete if ctx was cancelled
 //
 // # Phases
 //
 // A run ramps the clients up (Config.Ramp connections per second), lets
 // Config.Senders of them send for Config.Duration (with Config.Churn clients
-// per second leaving and reconnecting), waits up to Config.Settle for
+// per second leaving and coming back), waits up to Config.Settle for
 // in-flight deliveries, and closes every connection with a close frame.
+// With Config.Stages the ramp and the sending phase are replaced by a load
+// shape: the senders send throughout while the clients connected follow
+// the stages' targets (joining in index order, senders first, and leaving
+// in reverse). Clients connect to Config.URLs round-robin, offering the
+// chat.v1 subprotocol.
+//
+// # Lost connections and resuming
+//
+// A connection that ends while its client meant to stay (the server
+// closed it, it was reset or it just ended, outside the final close) is a
+// disconnect, counted against Thresholds.MaxDisconnects. With
+// Config.Reconnect the client comes back after a backoff (doubling from
+// Config.Backoff, jittered), to the next URL, and resumes with
+// ?since=SEQ&epoch=E: the last room seq it saw and the epoch of its last
+// welcome (when the server sends one). Churn in ChurnCut mode cuts
+// connections on purpose (no close frame) and resumes them the same way.
+// A resumed client keeps one delivery window from its first welcome (see
+// session), so what the server replays is expected and what it does not is
+// lost; a resume answered with gap:true moves the session's missing
+// deliveries from Lost to GapMissed, reported on their own.
 //
 // # Cheap clients
 //
@@ -65,7 +86,14 @@
 // connection's tally; lost is the sum over connections of expected minus
 // that tally. A first receipt outside the window (a message sent just before
 // a join was confirmed) is "extra": neither expected nor lost. Hence
-// received = expected - lost + duplicates + extra.
+// received = expected - lost - gap_missed + duplicates + extra.
+//
+// # Progress
+//
+// Config.Progress gets a cumulative Snapshot every second; NewInterval
+// turns two of them into the interval between (rates, p50 and p99 of the
+// messages received in it, holes seen in the senders' sequences as the
+// live loss), which is what the command's live line and -out file show.
 //
 // # Scale
 //
@@ -85,6 +113,8 @@
 // With Config.Registerer set, Run registers loadgen_clients_connected,
 // loadgen_connects_total, loadgen_messages_sent_total,
 // loadgen_messages_received_total, loadgen_messages_lost_total (set when the
-// run has settled), loadgen_latency_seconds, loadgen_connect_duration_seconds
-// and loadgen_errors_total{kind}.
+// run has settled), loadgen_latency_seconds, loadgen_connect_duration_seconds,
+// loadgen_disconnects_total, loadgen_reconnects_total and
+// loadgen_errors_total{kind}, whose fixed kinds (ErrorKinds) are exported at
+// zero from the start.
 package loadgen

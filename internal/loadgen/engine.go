@@ -38,18 +38,19 @@ type share struct {
 	barrier func(ctx context.Context)
 }
 
-// dialers is how many connection attempts run at once during the ramp.
-const dialers = 128
+// maxDialers is how many connection attempts run at once during the ramp.
+const maxDialers = 128
 
 // engine simulates one process's share of the clients.
 type engine struct {
 	// Static after construction.
-	cfg   Config
-	share share
-	base  *url.URL
-	log   *zap.Logger
-	runID string
-	start time.Time
+	cfg    Config
+	share  share
+	urls   []*url.URL
+	log    *zap.Logger
+	runID  string
+	start  time.Time
+	resume bool // connections may be resumed: track the room seq
 	// secret, when set (Config.TokenSecretFile), signs one token per
 	// client; tokenTTL covers the run.
 	secret   []byte
@@ -57,28 +58,45 @@ type engine struct {
 
 	loops   []*loop
 	slots   []atomic.Pointer[simConn] // current connection per local client
+	gens    []atomic.Int32            // fresh joins per local client so far (see dial)
 	senders []*senderState            // local senders, by slot
 
 	errors          errorCounts
 	phase           atomic.Value // Phase
 	connected       atomic.Int64
 	connects        atomic.Int64
-	connectFailures atomic.Int64 // first connections only
-	firstConnected  atomic.Int64 // clients whose first connection succeeded
+	urlConnects     []atomic.Int64 // connects by index in urls
+	connectFailures atomic.Int64   // first connections only
+	firstConnected  atomic.Int64   // clients whose first connection succeeded
 	reconnects      atomic.Int64
+	disconnects     atomic.Int64 // connections lost while the client meant to stay
+	resumes         atomic.Int64 // resumed connections welcomed
+	resumeGaps      atomic.Int64 // of which answered with gap:true
 	sent            atomic.Int64
 	welcomed        atomic.Int64 // open connections that got their welcome
 	inWindow        atomic.Int64
-	closing         atomic.Bool // server closes are expected from now on
+	closing         atomic.Bool  // server closes are expected from now on
+	active          atomic.Int64 // local slots below it are wanted connected (see follow)
+	target          atomic.Int64 // global client target now
 
 	connectMu sync.Mutex
 	connect   *hdrhistogram.Histogram // guarded by connectMu
+	reconnect *hdrhistogram.Histogram // guarded by connectMu; loss to welcome of the resumed connection
+
+	redialMu      sync.Mutex
+	redialStopped bool           // guarded by redialMu
+	redialing     sync.WaitGroup // redial goroutines; Add under redialMu
+	stopRedial    chan struct{}  // closed when redialing stops; never reopened
+	pending       atomic.Int64   // sessions waiting for a reconnect
+
+	lingering sync.WaitGroup // clients leaving: reading for Settle before their close frame
 
 	doneMu    sync.Mutex
-	intervals []interval // guarded by doneMu; windows of finished connections
+	intervals []interval // guarded by doneMu; windows of finished sessions
 	open      int        // guarded by doneMu; connections not yet finished
 	leaving   []*simConn // guarded by doneMu; replaced by a reconnect
 	allDone   chan struct{}
+	doneOnce  sync.Once // closes allDone
 }
 
 // interval is the delivery window of one connection: it must receive every
@@ -87,18 +105,20 @@ type interval struct {
 	Room  int32 `json:"r"`
 	Join  int64 `json:"j"`
 	Leave int64 `json:"l"`
-	Got   int64 `json:"g"` // distinct receipts inside the window
+	Got   int64 `json:"g"`           // distinct receipts inside the window
+	Gaps  int32 `json:"x,omitempty"` // resumes the server answered with gap:true
 }
 
 // senderState is owned by the sender's goroutine until it exits.
 type senderState struct {
 	slot  int
 	index uint32
+	rate  float64 // messages per second; 0: silent
 	sends []int64 // send time of seq i+1
 	buf   []byte
 }
 
-func newEngine(cfg Config, sh share, base *url.URL) (*engine, error) {
+func newEngine(cfg Config, sh share, urls []*url.URL) (*engine, error) {
 	var secret []byte
 	if cfg.TokenSecretFile != "" {
 		var err error
@@ -127,25 +147,40 @@ func newEngine(cfg Config, sh share, base *url.URL) (*engine, error) {
 	e := &engine{
 		cfg:    cfg,
 		share:  sh,
-		base:   base,
+		urls:   urls,
 		secret: secret,
 		// The ramp, the run and the settling, with an hour to spare.
-		tokenTTL: time.Duration(float64(cfg.Clients)/max(cfg.Ramp, 1)*float64(time.Second)) + cfg.Duration + cfg.Settle + time.Hour,
-		log:      cfg.Logger.Named("loadgen"),
-		loops:    loops,
-		runID:    strconv.FormatUint(uint64(rand.Uint32()&0xffffff), 36),
-		slots:    make([]atomic.Pointer[simConn], local),
-		connect:  newHist(),
-		allDone:  make(chan struct{}),
-		start:    time.Now(),
+		tokenTTL:    time.Duration(float64(cfg.Clients)/max(cfg.Ramp, 1)*float64(time.Second)) + cfg.Duration + stagesDuration(cfg.Stages) + cfg.Settle + time.Hour,
+		log:         cfg.Logger.Named("loadgen"),
+		loops:       loops,
+		runID:       strconv.FormatUint(uint64(rand.Uint32()&0xffffff), 36),
+		resume:      cfg.Reconnect || (cfg.Churn > 0 && cfg.ChurnMode == ChurnCut),
+		slots:       make([]atomic.Pointer[simConn], local),
+		gens:        make([]atomic.Int32, local),
+		urlConnects: make([]atomic.Int64, len(urls)),
+		connect:     newHist(),
+		reconnect:   newHist(),
+		stopRedial:  make(chan struct{}),
+		allDone:     make(chan struct{}),
+		start:       time.Now(),
 	}
 	for slot := range local {
 		if g := e.global(slot); g < cfg.Senders {
-			e.senders = append(e.senders, &senderState{slot: slot, index: uint32(g)})
+			e.senders = append(e.senders, &senderState{slot: slot, index: uint32(g), rate: cfg.roomRate(g % cfg.Rooms)})
 		}
 	}
+	e.active.Store(int64(local))
+	e.target.Store(int64(local))
 	e.phase.Store(PhaseRamp)
 	return e, nil
+}
+
+// roomRate is the message rate of each sender of room k.
+func (c Config) roomRate(k int) float64 {
+	if len(c.RoomRates) > 0 {
+		return c.RoomRates[k]
+	}
+	return c.Rate
 }
 
 func (e *engine) global(slot int) int   { return e.share.proc + slot*e.share.procs }
@@ -157,12 +192,31 @@ func (e *engine) maskKey() uint32       { return rand.Uint32() }
 // full Settle, see settle) and closes as usual, so what ran is still
 // accounted for.
 func (e *engine) run(ctx context.Context) part {
+	var rampEnd, sendEnd time.Time
+	if len(e.cfg.Stages) > 0 {
+		rampEnd, sendEnd = e.runStages(ctx)
+	} else {
+		rampEnd, sendEnd = e.runRampAndSend(ctx)
+	}
+
+	e.phase.Store(PhaseSettle)
+	e.settle()
+
+	e.phase.Store(PhaseClosing)
+	e.closeAll()
+	e.phase.Store(PhaseDone)
+	return e.part(rampEnd, sendEnd)
+}
+
+// runRampAndSend ramps every client up, then has the senders send for
+// Duration (with churn). It returns when the ramp and the sending ended.
+func (e *engine) runRampAndSend(ctx context.Context) (rampEnd, sendEnd time.Time) {
 	e.ramp(ctx)
 	e.awaitWelcomes(ctx)
 	if e.share.barrier != nil {
 		e.share.barrier(ctx)
 	}
-	rampEnd := time.Now()
+	rampEnd = time.Now()
 
 	e.phase.Store(PhaseSend)
 	sendCtx, stopSending := context.WithTimeout(ctx, e.cfg.Duration)
@@ -176,15 +230,7 @@ func (e *engine) run(ctx context.Context) part {
 	<-sendCtx.Done()
 	stopSending()
 	wg.Wait()
-	sendEnd := time.Now()
-
-	e.phase.Store(PhaseSettle)
-	e.settle()
-
-	e.phase.Store(PhaseClosing)
-	e.closeAll()
-	e.phase.Store(PhaseDone)
-	return e.part(rampEnd, sendEnd)
+	return rampEnd, time.Now()
 }
 
 // ramp opens the first connection of every local client, Ramp per second
@@ -193,11 +239,11 @@ func (e *engine) ramp(ctx context.Context) {
 	rate := e.cfg.Ramp / float64(e.share.procs)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
-	for range min(dialers, len(e.slots)) {
+	for range min(maxDialers, len(e.slots)) {
 		wg.Go(func() {
 			for slot := range jobs {
 				switch {
-				case e.dial(ctx, slot):
+				case e.dial(ctx, slot, nil, e.global(slot)%len(e.urls)):
 					e.firstConnected.Add(1)
 				case ctx.Err() == nil:
 					e.connectFailures.Add(1)
@@ -248,26 +294,46 @@ func (e *engine) awaitWelcomes(ctx context.Context) {
 	}
 }
 
-// dial opens a connection for slot and hands its descriptor to the poller.
-// It reports whether the client connected.
-func (e *engine) dial(ctx context.Context, slot int) bool {
+// dial opens a connection for slot to the server at urls[urlIndex] and
+// hands its descriptor to the poller. With a session (a client coming
+// back after a lost connection) it resumes: since the last room seq seen
+// and the epoch of the last welcome, and the new connection carries the
+// session's receipts on. It reports whether the client connected.
+func (e *engine) dial(ctx context.Context, slot int, s *session, urlIndex int) bool {
 	g := e.global(slot)
 	room := g % e.cfg.Rooms
 	d := net.Dialer{Timeout: e.cfg.DialTimeout, Control: bindNoPort}
 	if ips := e.share.sourceIPs; len(ips) > 0 {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(ips[g%len(ips)])}
 	}
-	u := *e.base
+	u := *e.urls[urlIndex]
+	// A fresh join takes the client's next generation, so that it never
+	// asks for the name of its previous connection, which may still be
+	// closing or lingering (the server refuses a name in use with 409); a
+	// resume keeps the name of the session it resumes.
+	var gen int32
+	if s != nil && s.join != 0 {
+		gen = s.gen
+	} else {
+		gen = e.gens[slot].Add(1) - 1
+	}
 	id := "lg-" + e.runID + "-" + strconv.Itoa(g)
+	if gen > 0 {
+		id += "." + strconv.Itoa(int(gen))
+	}
 	u.Path = trimSlash(u.Path) + "/ws/" + id
 	q := url.Values{"room": {roomName(e.cfg.Room, e.cfg.Rooms, room)}}
 	if e.secret != nil {
 		tok, err := auth.Mint(e.secret, auth.AlgHS256, id, q["room"], e.tokenTTL)
 		if err != nil {
-			e.dialFailed(ctx, "token")
+			e.dialFailed(ctx, ErrToken)
 			return false
 		}
 		q.Set(auth.QueryParam, tok)
+	}
+	resumed := s != nil && s.join != 0
+	if resumed {
+		s.resumeQuery(q)
 	}
 	u.RawQuery = q.Encode()
 
@@ -279,7 +345,9 @@ func (e *engine) dial(ctx context.Context, slot int) bool {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(t0.Add(e.cfg.DialTimeout))
-	br, _, err := ws.Dialer{Protocols: []string{"chat.v1"}}.Upgrade(conn, &u)
+	// The server answers chat.v1 with it (and sends the extension events
+	// then) or without it, as a server that does not know it does.
+	br, _, err := ws.Dialer{Protocols: []string{wire.Subprotocol}}.Upgrade(conn, &u)
 	if err != nil {
 		e.dialFailed(ctx, classifyHandshake(err))
 		return false
@@ -301,12 +369,16 @@ func (e *engine) dial(ctx context.Context, slot int) bool {
 	recordMicros(e.connect, elapsed)
 	e.connectMu.Unlock()
 	e.connects.Add(1)
+	e.urlConnects[urlIndex].Add(1)
 	e.connected.Add(1)
 	e.doneMu.Lock()
 	e.open++
 	e.doneMu.Unlock()
 
-	c := &simConn{e: e, slot: slot, global: uint32(g), room: int32(room), fd: fd}
+	c := &simConn{e: e, slot: slot, global: uint32(g), room: int32(room), fd: fd, url: urlIndex, gen: gen, resumed: resumed, lastSeq: -1}
+	if s != nil {
+		c.takeSession(s)
+	}
 	c.leaveAt.Store(never)
 	e.slots[slot].Store(c)
 	// Under the loop's lock: the buffered frames are handled before any
@@ -397,8 +469,11 @@ func classifyHandshake(err error) string {
 // send makes one sender send Rate messages per second, jittered, until ctx
 // ends.
 func (e *engine) send(ctx context.Context, s *senderState) {
-	interval := float64(time.Second) / e.cfg.Rate
-	s.sends = make([]int64, 0, int(e.cfg.Duration.Seconds()*e.cfg.Rate)+2)
+	if s.rate == 0 {
+		return // a sender of an idle room
+	}
+	interval := float64(time.Second) / s.rate
+	s.sends = make([]int64, 0, int(e.sendTime().Seconds()*s.rate)+2)
 	next := time.Now().Add(time.Duration(rand.Float64() * interval))
 	t := time.NewTimer(time.Until(next))
 	defer t.Stop()
@@ -423,63 +498,47 @@ func (e *engine) send(ctx context.Context, s *senderState) {
 	}
 }
 
-// churn makes Churn random non-sending clients per second leave (keeping
-// reading for Settle, see doc.go) and reconnect. It returns when ctx ends
-// and every client it made leave has closed its connection.
-func (e *engine) churn(ctx context.Context) {
-	first := len(e.senders) // senders take the first local slots
-	if first >= len(e.slots) {
-		return
-	}
-	period := time.Duration(float64(time.Second) * float64(e.share.procs) / e.cfg.Churn)
-	tick := time.NewTicker(period)
-	defer tick.Stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		slot := first + rand.IntN(len(e.slots)-first)
-		c := e.slots[slot].Load()
-		if c == nil || c.joined.Load() == 0 || c.leaveAt.Load() != never {
-			continue
-		}
-		c.leaveAt.Store(time.Now().UnixNano())
-		wg.Go(func() {
-			linger := time.NewTimer(e.cfg.Settle)
-			<-linger.C
-			e.doneMu.Lock()
-			e.leaving = append(e.leaving, c)
-			e.doneMu.Unlock()
-			c.leave()
-			if ctx.Err() != nil {
-				return // the sending phase is over: no reconnect
-			}
-			if e.dial(context.Background(), slot) {
-				e.reconnects.Add(1)
-			}
-		})
-	}
-}
-
-// connDone records the window of a finished connection.
-func (e *engine) connDone(c *simConn, now int64) {
+// connDone accounts for a finished connection: a disconnect when the
+// client meant to stay (it sent no close frame, is not leaving, and the run
+// is not closing), and the end of its session's window, unless the client
+// comes back to resume it (Reconnect, or a churn cut).
+func (e *engine) connDone(c *simConn, now int64, left bool) {
 	e.connected.Add(-1)
 	if c.joined.Load() != 0 {
 		e.welcomed.Add(-1)
 	}
+	cut := c.cut.Load()
+	dropped := !cut && !left && !e.closing.Load() && c.leaveAt.Load() == never
+	if dropped {
+		e.disconnects.Add(1)
+	}
+	var s *session
+	if (dropped && e.cfg.Reconnect) || cut {
+		s = c.giveSession(now)
+		if !e.startRedial(c.slot, s, c.url) {
+			s = nil
+		}
+	}
 	e.doneMu.Lock()
 	defer e.doneMu.Unlock()
-	if j := c.joined.Load(); j != 0 {
-		e.intervals = append(e.intervals, interval{Room: c.room, Join: j, Leave: min(c.leaveAt.Load(), now), Got: c.got})
+	if j := c.windowJoin.Load(); j != 0 && s == nil {
+		e.intervals = append(e.intervals, interval{Room: c.room, Join: j, Leave: min(c.leaveAt.Load(), now), Got: c.got, Gaps: c.gaps})
 	}
 	e.open--
 	if e.open == 0 && e.closing.Load() {
-		close(e.allDone)
+		e.doneOnce.Do(func() { close(e.allDone) })
 	}
+}
+
+// sessionDone records the window of a session whose client did not come
+// back, closed when its last connection was lost.
+func (e *engine) sessionDone(room int32, s *session) {
+	if s.join == 0 {
+		return
+	}
+	e.doneMu.Lock()
+	e.intervals = append(e.intervals, interval{Room: room, Join: s.join, Leave: s.dropAt, Got: s.got, Gaps: s.gaps})
+	e.doneMu.Unlock()
 }
 
 // settle waits up to Settle for in-flight deliveries. With earlySettle it
@@ -504,7 +563,7 @@ func (e *engine) settle() {
 		case <-deadline.C:
 			return
 		case <-poll.C:
-			if sends != nil && e.expectedSoFar(sends) == e.inWindow.Load() {
+			if sends != nil && e.pending.Load() == 0 && e.expectedSoFar(sends) == e.inWindow.Load() {
 				return
 			}
 		}
@@ -528,7 +587,7 @@ func (e *engine) expectedSoFar(sends map[int32][]int64) int64 {
 		c.mu.Lock()
 		closed := c.closed
 		c.mu.Unlock()
-		if j := c.joined.Load(); !closed && j != 0 {
+		if j := c.windowJoin.Load(); !closed && j != 0 {
 			n += expectedIn(sends[c.room], j, c.leaveAt.Load())
 		}
 	}
@@ -538,10 +597,11 @@ func (e *engine) expectedSoFar(sends map[int32][]int64) int64 {
 // closeAll closes every connection: a close frame each, then up to
 // closeWait for the server's answers, then the loops and what is left.
 func (e *engine) closeAll() {
+	e.stopRedials()
 	e.closing.Store(true)
 	e.doneMu.Lock()
 	if e.open == 0 {
-		close(e.allDone)
+		e.doneOnce.Do(func() { close(e.allDone) })
 	}
 	e.doneMu.Unlock()
 	for i := range e.slots {
@@ -571,6 +631,14 @@ func (e *engine) closeAll() {
 	}
 }
 
+// sendTime is how long senders send: Duration, or the stages' length.
+func (e *engine) sendTime() time.Duration {
+	if len(e.cfg.Stages) > 0 {
+		return stagesDuration(e.cfg.Stages)
+	}
+	return e.cfg.Duration
+}
+
 // closeWait bounds how long closing waits for the server's close frames.
 const closeWait = 2 * time.Second
 
@@ -593,9 +661,12 @@ func (e *engine) snapshot() Snapshot {
 		Elapsed:         time.Since(e.start),
 		Phase:           e.phase.Load().(Phase),
 		Clients:         len(e.slots),
+		Target:          e.target.Load(),
 		Connected:       e.connected.Load(),
 		Connects:        e.connects.Load(),
 		ConnectFailures: e.connectFailures.Load(),
+		Reconnects:      e.reconnects.Load(),
+		Disconnects:     e.disconnects.Load(),
 		Errors:          e.errors.snapshot(),
 		Latency:         newHist(),
 	}
@@ -603,6 +674,7 @@ func (e *engine) snapshot() Snapshot {
 	for _, l := range e.loops {
 		l.mu.Lock()
 		s.Received += l.received
+		s.Holes += l.holes
 		s.Latency.Merge(l.latency)
 		l.mu.Unlock()
 	}

@@ -40,11 +40,15 @@ type workerMsg struct {
 // wireSnapshot is a Snapshot as JSON.
 type wireSnapshot struct {
 	Phase           Phase            `json:"phase"`
+	Target          int64            `json:"target"`
 	Connected       int64            `json:"connected"`
 	Connects        int64            `json:"connects"`
 	ConnectFailures int64            `json:"connect_failures"`
+	Reconnects      int64            `json:"reconnects"`
+	Disconnects     int64            `json:"disconnects"`
 	Sent            int64            `json:"sent"`
 	Received        int64            `json:"received"`
+	Holes           int64            `json:"holes"`
 	Errors          map[string]int64 `json:"errors"`
 	Latency         *hist            `json:"latency"`
 	Connect         *hist            `json:"connect"`
@@ -84,7 +88,7 @@ func RunWorker(in io.Reader, out io.Writer, logger *zap.Logger) error {
 
 	cfg := spec.Config.withDefaults()
 	cfg.Logger = logger
-	base, err := cfg.validate()
+	urls, err := cfg.validate()
 	if err != nil {
 		return err
 	}
@@ -102,14 +106,15 @@ func RunWorker(in io.Reader, out io.Writer, logger *zap.Logger) error {
 		case <-ctx.Done():
 		}
 	}
-	e, err := newEngine(cfg, share{procs: spec.Procs, proc: spec.Proc, sourceIPs: spec.SourceIPs, barrier: barrier}, base)
+	e, err := newEngine(cfg, share{procs: spec.Procs, proc: spec.Proc, sourceIPs: spec.SourceIPs, barrier: barrier}, urls)
 	if err != nil {
 		return err
 	}
 	stop := startProgress(func(s Snapshot) {
 		_ = emit(workerMsg{Snapshot: &wireSnapshot{
-			Phase: s.Phase, Connected: s.Connected, Connects: s.Connects, ConnectFailures: s.ConnectFailures,
-			Sent: s.Sent, Received: s.Received, Errors: s.Errors, Latency: &hist{s.Latency}, Connect: &hist{s.Connect},
+			Phase: s.Phase, Target: s.Target, Connected: s.Connected, Connects: s.Connects, ConnectFailures: s.ConnectFailures,
+			Reconnects: s.Reconnects, Disconnects: s.Disconnects, Sent: s.Sent, Received: s.Received, Holes: s.Holes,
+			Errors: s.Errors, Latency: &hist{s.Latency}, Connect: &hist{s.Connect},
 		}})
 	}, e.snapshot)
 	p := e.run(ctx)
@@ -252,8 +257,9 @@ func (f *fleet) read(i int, r io.Reader, onReady func()) (*part, error) {
 			w := m.Snapshot
 			f.mu.Lock()
 			f.snaps[i] = Snapshot{
-				Phase: w.Phase, Connected: w.Connected, Connects: w.Connects, ConnectFailures: w.ConnectFailures,
-				Sent: w.Sent, Received: w.Received, Errors: w.Errors, Latency: w.Latency.Histogram, Connect: w.Connect.Histogram,
+				Phase: w.Phase, Target: w.Target, Connected: w.Connected, Connects: w.Connects, ConnectFailures: w.ConnectFailures,
+				Reconnects: w.Reconnects, Disconnects: w.Disconnects, Sent: w.Sent, Received: w.Received, Holes: w.Holes,
+				Errors: w.Errors, Latency: w.Latency.Histogram, Connect: w.Connect.Histogram,
 			}
 			f.mu.Unlock()
 		}

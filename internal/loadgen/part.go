@@ -18,6 +18,10 @@ type part struct {
 	Connected       int               `json:"connected"`
 	ConnectFailures int               `json:"connect_failures"`
 	Reconnects      int64             `json:"reconnects"`
+	Disconnects     int64             `json:"disconnects"`
+	Resumes         int64             `json:"resumes"`
+	ResumeGaps      int64             `json:"resume_gaps"`
+	URLConnects     []int64           `json:"url_connects"` // by index in Config.URLs
 	Sent            int64             `json:"sent"`
 	Received        int64             `json:"received"`
 	Duplicates      int64             `json:"duplicates"`
@@ -27,6 +31,7 @@ type part struct {
 	Errors          map[string]int64  `json:"errors"`
 	Latency         *hist             `json:"latency"`
 	Connect         *hist             `json:"connect"`
+	Reconnect       *hist             `json:"reconnect"`
 	Sends           map[int32][]int64 `json:"sends"` // send times by room
 	Intervals       []interval        `json:"intervals"`
 	StartNanos      int64             `json:"start"`
@@ -66,16 +71,23 @@ func (e *engine) part(rampEnd, sendEnd time.Time) part {
 		Connected:       int(e.firstConnected.Load()),
 		ConnectFailures: int(e.connectFailures.Load()),
 		Reconnects:      e.reconnects.Load(),
+		Disconnects:     e.disconnects.Load(),
+		Resumes:         e.resumes.Load(),
+		ResumeGaps:      e.resumeGaps.Load(),
 		Sent:            e.sent.Load(),
 		Errors:          e.errors.snapshot(),
 		Latency:         &hist{newHist()},
 		Connect:         &hist{e.connect},
+		Reconnect:       &hist{e.reconnect},
 		Sends:           e.roomSends(),
 		Intervals:       e.intervals,
 		StartNanos:      e.start.UnixNano(),
 		RampEndNanos:    rampEnd.UnixNano(),
 		SendEndNanos:    sendEnd.UnixNano(),
 		EndNanos:        time.Now().UnixNano(),
+	}
+	for i := range e.urlConnects {
+		p.URLConnects = append(p.URLConnects, e.urlConnects[i].Load())
 	}
 	for _, l := range e.loops {
 		p.Received += l.received
@@ -94,6 +106,14 @@ func (p *part) merge(o part) {
 	p.Connected += o.Connected
 	p.ConnectFailures += o.ConnectFailures
 	p.Reconnects += o.Reconnects
+	p.Disconnects += o.Disconnects
+	p.Resumes += o.Resumes
+	p.ResumeGaps += o.ResumeGaps
+	for i, n := range o.URLConnects {
+		if i < len(p.URLConnects) {
+			p.URLConnects[i] += n
+		}
+	}
 	p.Sent += o.Sent
 	p.Received += o.Received
 	p.Duplicates += o.Duplicates
@@ -103,6 +123,7 @@ func (p *part) merge(o part) {
 	p.Errors = addCounts(p.Errors, o.Errors)
 	p.Latency.Merge(o.Latency.Histogram)
 	p.Connect.Merge(o.Connect.Histogram)
+	p.Reconnect.Merge(o.Reconnect.Histogram)
 	if p.Sends == nil {
 		p.Sends = map[int32][]int64{}
 	}
@@ -143,6 +164,11 @@ func (p part) result(cfg Config, procs int) Result {
 		Connected:       p.Connected,
 		ConnectFailures: p.ConnectFailures,
 		Reconnects:      p.Reconnects,
+		Disconnects:     p.Disconnects,
+		Resumes:         p.Resumes,
+		ResumeGaps:      p.ResumeGaps,
+		ConnectsPerURL:  map[string]int64{},
+		SentPerRoom:     map[string]int64{},
 		Sent:            p.Sent,
 		Received:        p.Received,
 		Duplicates:      p.Duplicates,
@@ -152,6 +178,7 @@ func (p part) result(cfg Config, procs int) Result {
 		Errors:          p.Errors,
 		Latency:         latencyOf(p.Latency.Histogram),
 		ConnectTime:     connectOf(p.Connect.Histogram),
+		ReconnectTime:   connectOf(p.Reconnect.Histogram),
 		Duration:        float64(p.EndNanos-p.StartNanos) / 1e9,
 		RampSeconds:     float64(p.RampEndNanos-p.StartNanos) / 1e9,
 		SendSeconds:     float64(p.SendEndNanos-p.RampEndNanos) / 1e9,
@@ -165,9 +192,19 @@ func (p part) result(cfg Config, procs int) Result {
 	for _, iv := range p.Intervals {
 		exp := expectedIn(p.Sends[iv.Room], iv.Join, iv.Leave)
 		r.Expected += exp
-		r.Lost += max(exp-iv.Got, 0)
+		if iv.Gaps > 0 {
+			r.GapMissed += max(exp-iv.Got, 0)
+		} else {
+			r.Lost += max(exp-iv.Got, 0)
+		}
 	}
-	if r.RampSeconds > 0 {
+	for i, n := range p.URLConnects {
+		r.ConnectsPerURL[cfg.URLs[i]] += n
+	}
+	for room, v := range p.Sends {
+		r.SentPerRoom[roomName(cfg.Room, cfg.Rooms, int(room))] += int64(len(v))
+	}
+	if r.RampSeconds > 0 && len(cfg.Stages) == 0 {
 		r.ConnectRate = float64(p.Connected) / r.RampSeconds
 	}
 	if r.SendSeconds > 0 {
@@ -185,7 +222,7 @@ func latencyOf(h *hdrhistogram.Histogram) Latency {
 	if h.TotalCount() == 0 {
 		return Latency{}
 	}
-	return Latency{P50: ms(50), P90: ms(90), P99: ms(99), P999: ms(99.9), Max: float64(h.Max()) / 1000}
+	return Latency{P50: ms(50), P90: ms(90), P99: ms(99), P999: ms(99.9), Max: float64(h.Max()) / 1000, Count: h.TotalCount()}
 }
 
 func connectOf(h *hdrhistogram.Histogram) ConnectTime {
@@ -193,8 +230,9 @@ func connectOf(h *hdrhistogram.Histogram) ConnectTime {
 		return ConnectTime{}
 	}
 	return ConnectTime{
-		P50: float64(h.ValueAtQuantile(50)) / 1000,
-		P99: float64(h.ValueAtQuantile(99)) / 1000,
-		Max: float64(h.Max()) / 1000,
+		P50:   float64(h.ValueAtQuantile(50)) / 1000,
+		P99:   float64(h.ValueAtQuantile(99)) / 1000,
+		Max:   float64(h.Max()) / 1000,
+		Count: h.TotalCount(),
 	}
 }

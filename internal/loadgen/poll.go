@@ -37,6 +37,7 @@ type loop struct {
 	reordered  int64
 	extra      int64 // first receipts outside the receiver's window
 	foreign    int64 // message events without a well-formed payload
+	holes      int64 // sequence numbers skipped by receipts and not filled since
 }
 
 // readBufSize is the size of one read; it holds hundreds of chat events.

@@ -23,16 +23,18 @@ const progressInterval = time.Second
 // URL.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	cfg = cfg.withDefaults()
-	base, err := cfg.validate()
+	urls, err := cfg.validate()
 	if err != nil {
 		return Result{}, err
 	}
-	procs, ips, err := plan(cfg, hostOnly(base))
+	procs, ips, err := plan(cfg, urls[0].Hostname())
 	if err != nil {
 		return Result{}, err
 	}
-	if err := probe(ctx, base, cfg.DialTimeout); err != nil {
-		return Result{}, err
+	for _, u := range urls {
+		if err := probe(ctx, u, cfg.DialTimeout); err != nil {
+			return Result{}, err
+		}
 	}
 	var src snapshotSource
 	if cfg.Registerer != nil {
@@ -43,7 +45,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 	var p part
 	if procs == 1 {
-		e, err := newEngine(cfg, share{procs: 1, sourceIPs: ips, earlySettle: true}, base)
+		e, err := newEngine(cfg, share{procs: 1, sourceIPs: ips, earlySettle: true}, urls)
 		if err != nil {
 			return Result{}, err
 		}
@@ -62,6 +64,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}
 	r := p.result(cfg, procs)
+	r.Settings = settingsOf(cfg)
 	r.Interrupted = ctx.Err() != nil
 	src.setLost(r.Lost)
 	return r, nil
@@ -85,10 +88,6 @@ func probe(ctx context.Context, u *url.URL, timeout time.Duration) error {
 		return fmt.Errorf("%w: cannot connect to %s: %s", ErrUnreachable, u.Host, reason)
 	}
 	return c.Close()
-}
-
-func hostOnly(u *url.URL) string {
-	return u.Hostname()
 }
 
 // snapshotSource is where progress and metrics read the state of the run.

@@ -32,15 +32,22 @@ type Snapshot struct {
 	Elapsed         time.Duration
 	Phase           Phase
 	Clients         int   // clients to simulate
+	Target          int64 // clients the load shape wants connected now
 	Connected       int64 // connections open now
 	Connects        int64 // connections established, reconnects included
 	ConnectFailures int64
+	Reconnects      int64
+	Disconnects     int64 // connections lost while their client meant to stay
 	Sent            int64
 	Received        int64
-	Lost            int64 // known once the run has settled; 0 before
-	Errors          map[string]int64
-	Latency         *hdrhistogram.Histogram // end to end, microseconds
-	Connect         *hdrhistogram.Histogram // dial plus handshake, microseconds
+	// Holes counts the sequence numbers receivers saw skipped in a
+	// sender's messages and not filled since: the loss receivers can tell
+	// on the spot, before the exact count of Result.Lost at the end.
+	Holes   int64
+	Lost    int64 // known once the run has settled; 0 before
+	Errors  map[string]int64
+	Latency *hdrhistogram.Histogram // end to end, microseconds
+	Connect *hdrhistogram.Histogram // dial plus handshake, microseconds
 }
 
 // ErrorCount is the sum of s.Errors.
@@ -66,11 +73,15 @@ func addCounts(dst, src map[string]int64) map[string]int64 {
 
 // add merges o into s, for the snapshots of worker processes.
 func (s *Snapshot) add(o Snapshot) {
+	s.Target += o.Target
 	s.Connected += o.Connected
 	s.Connects += o.Connects
 	s.ConnectFailures += o.ConnectFailures
+	s.Reconnects += o.Reconnects
+	s.Disconnects += o.Disconnects
 	s.Sent += o.Sent
 	s.Received += o.Received
+	s.Holes += o.Holes
 	s.Lost += o.Lost
 	s.Errors = addCounts(s.Errors, o.Errors)
 	if o.Latency != nil {

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,13 +37,25 @@ type Server struct {
 	DropEvery int64
 	// Delay holds each delivery back this long.
 	Delay time.Duration
+	// EchoSubprotocol makes the server answer a client offering chat.v1
+	// with it, as the chat server does; without it the server answers
+	// with no subprotocol, as a server that does not know it.
+	EchoSubprotocol bool
 
 	mu    sync.Mutex
 	rooms map[string]*room // guarded by mu
 
 	messages atomic.Int64
 	dropped  atomic.Int64
+	upgrades atomic.Int64
+	offered  atomic.Int64
 }
+
+// Upgrades reports how many WebSocket connections the server accepted.
+func (s *Server) Upgrades() int64 { return s.upgrades.Load() }
+
+// Offered reports how many of them offered the chat.v1 subprotocol.
+func (s *Server) Offered() int64 { return s.offered.Load() }
 
 // Messages reports how many chat messages the server has received.
 func (s *Server) Messages() int64 { return s.messages.Load() }
@@ -79,8 +92,6 @@ func Start(t testing.TB, configure func(*Server)) *Server {
 	return s
 }
 
-var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	id, ok := strings.CutPrefix(r.URL.Path, "/ws/")
 	if !ok || id == "" {
@@ -91,9 +102,17 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if roomName == "" {
 		roomName = "general"
 	}
+	upgrader := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	if s.EchoSubprotocol {
+		upgrader.Subprotocols = []string{"chat.v1"}
+	}
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
+	}
+	s.upgrades.Add(1)
+	if slices.Contains(websocket.Subprotocols(r), "chat.v1") {
+		s.offered.Add(1)
 	}
 	c := &conn{ws: ws, out: make(chan []byte, 1<<16), done: make(chan struct{})}
 	go c.writeLoop(s.Delay)

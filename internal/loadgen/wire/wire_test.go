@@ -164,3 +164,28 @@ func BenchmarkParseMessageEvent(b *testing.B) {
 		}
 	}
 }
+
+func TestWelcomeFields(t *testing.T) {
+	w := []byte(`{"type":"welcome","client_id":"a","room":"r","seq":41,"member_count":2,"members":["a","b"],"gap":true,"epoch":"e-7"}`)
+	if s, ok := Seq(w); !ok || s != 41 {
+		t.Errorf("Seq = %d, %v", s, ok)
+	}
+	if !Gap(w) || string(Epoch(w)) != "e-7" {
+		t.Errorf("Gap %v Epoch %q", Gap(w), Epoch(w))
+	}
+	old := []byte(`{"type":"welcome","client_id":"a","message":"\"seq\":9 \"gap\":true","seq":0,"gap":false}`)
+	if s, ok := Seq(old); ok && s == 9 {
+		t.Error("Seq read a key inside a string")
+	}
+	if Gap(old) || Epoch(old) != nil {
+		t.Errorf("no gap and no epoch expected: %v %q", Gap(old), Epoch(old))
+	}
+	for _, ev := range []string{`{"seq":}`, `{"seq":-1}`, `{"seq":99999999999999999999}`, `{}`} {
+		if s, ok := Seq([]byte(ev)); ok {
+			t.Errorf("Seq(%s) = %d", ev, s)
+		}
+	}
+	if e := Epoch([]byte(`{"epoch":"a\"b"}`)); e != nil {
+		t.Errorf("escaped epoch kept: %q", e)
+	}
+}
