@@ -64,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&c.Ramp, "ramp", loadgen.DefaultRamp, "connections opened per second during the ramp-up")
 	fs.StringVar(&o.stages, "stages", "", "load shape instead of -ramp and -duration: comma-separated `DURATION:TARGET` steps, each moving the connected clients linearly to TARGET, e.g. 30s:1000,1m:1000,20s:0")
 	fs.StringVar(&c.TokenSecretFile, "token-secret-file", "", "the server's -auth-secret-file: each client sends a token minted from it for its client id and room (empty: no tokens)")
+	fs.StringVar(&c.Protocol, "protocol", loadgen.ProtocolChat, "what the server speaks, a `protocol`: chat (this platform's JSON events on /ws/{client_id}) or raw (one room on /ws, raw text frames, as gorilla/websocket's chat example)")
 	fs.StringVar(&c.Room, "room", loadgen.DefaultRoom, "room to join, or the prefix of the room names with -rooms > 1")
 	fs.IntVar(&c.Rooms, "rooms", loadgen.DefaultRooms, "spread clients over `K` rooms named ROOM-0 .. ROOM-(K-1)")
 	fs.IntVar(&c.Senders, "senders", loadgen.DefaultSenders, "number of clients that send messages (capped at -clients unless given; 0 = connect only); sender i is in room i % K")

@@ -249,8 +249,16 @@ var (
 	codeKey     = []byte(`"code":"`)
 )
 
-// eventLocked handles one server event.
+// eventLocked handles one server event: a JSON event, or with
+// ProtocolRaw the raw text of messages, one per line.
 func (c *simConn) eventLocked(l *loop, ev []byte, now time.Time) {
+	if c.e.cfg.Protocol == ProtocolRaw {
+		for line := range bytes.SplitSeq(ev, newline) {
+			p, ok := wire.ParseRaw(line)
+			c.messageLocked(l, p, ok, now)
+		}
+		return
+	}
 	typ := wire.EventType(ev)
 	switch {
 	case bytes.Equal(typ, typeMessage):
@@ -260,40 +268,7 @@ func (c *simConn) eventLocked(l *loop, ev []byte, now time.Time) {
 			}
 		}
 		p, ok := wire.ParseMessage(ev)
-		if !ok || int(p.Sender) >= c.e.cfg.Senders {
-			l.foreign++
-			return
-		}
-		if int32(int(p.Sender)%c.e.cfg.Rooms) != c.room {
-			c.e.errors.add(ErrWrongRoom)
-			return
-		}
-		l.received++
-		ps := c.peer(p.Sender)
-		prev := ps.last
-		dup, reordered := ps.receipt(p.Seq)
-		if dup {
-			l.duplicates++
-			return
-		}
-		switch q := uint32(min(p.Seq, math.MaxUint32)); {
-		case prev == 0:
-			ps.first = q
-		case reordered && q > ps.first && l.holes > 0:
-			l.holes-- // a late arrival fills a hole counted before
-		case !reordered && q > prev+1:
-			l.holes += int64(q - prev - 1)
-		}
-		if reordered {
-			l.reordered++
-		}
-		recordMicros(l.latency, now.Sub(time.Unix(0, p.SentNanos)))
-		if j := c.windowJoin.Load(); j != 0 && p.SentNanos > j && p.SentNanos <= c.leaveAt.Load() {
-			c.got++
-			c.e.inWindow.Add(1)
-		} else {
-			l.extra++
-		}
+		c.messageLocked(l, p, ok, now)
 	case bytes.Equal(typ, typeWelcome):
 		if c.joined.Load() == 0 {
 			c.welcomeLocked(ev, now.UnixNano())
@@ -304,6 +279,47 @@ func (c *simConn) eventLocked(l *loop, ev []byte, now time.Time) {
 		} else {
 			c.e.errors.add(ErrServerEvent)
 		}
+	}
+}
+
+var newline = []byte{'\n'}
+
+// messageLocked records the receipt of a message whose payload is p (ok
+// false: the message carries none).
+func (c *simConn) messageLocked(l *loop, p wire.Payload, ok bool, now time.Time) {
+	if !ok || int(p.Sender) >= c.e.cfg.Senders {
+		l.foreign++
+		return
+	}
+	if int32(int(p.Sender)%c.e.cfg.Rooms) != c.room {
+		c.e.errors.add(ErrWrongRoom)
+		return
+	}
+	l.received++
+	ps := c.peer(p.Sender)
+	prev := ps.last
+	dup, reordered := ps.receipt(p.Seq)
+	if dup {
+		l.duplicates++
+		return
+	}
+	switch q := uint32(min(p.Seq, math.MaxUint32)); {
+	case prev == 0:
+		ps.first = q
+	case reordered && q > ps.first && l.holes > 0:
+		l.holes-- // a late arrival fills a hole counted before
+	case !reordered && q > prev+1:
+		l.holes += int64(q - prev - 1)
+	}
+	if reordered {
+		l.reordered++
+	}
+	recordMicros(l.latency, now.Sub(time.Unix(0, p.SentNanos)))
+	if j := c.windowJoin.Load(); j != 0 && p.SentNanos > j && p.SentNanos <= c.leaveAt.Load() {
+		c.got++
+		c.e.inWindow.Add(1)
+	} else {
+		l.extra++
 	}
 }
 

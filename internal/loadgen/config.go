@@ -116,6 +116,13 @@ type Config struct {
 	ClientsPerProcess int
 	// DialTimeout bounds the TCP connect plus the WebSocket handshake.
 	DialTimeout time.Duration
+	// Protocol is what the server speaks: ProtocolChat (the default: this
+	// platform's JSON events on /ws/{client_id}) or ProtocolRaw (a server
+	// such as gorilla/websocket's chat example: one room on URL + "/ws",
+	// and every text frame is raw message text, several separated by
+	// newlines, each the whole payload; no welcome, so a client counts as
+	// joined when its handshake completes).
+	Protocol string `json:",omitempty"`
 
 	// Logger receives diagnostics; nil means zap.NewNop().
 	Logger *zap.Logger `json:"-"`
@@ -133,6 +140,12 @@ const NoSenders = -1
 const (
 	ChurnLeave = "leave"
 	ChurnCut   = "cut"
+)
+
+// Protocols, the values of Config.Protocol.
+const (
+	ProtocolChat = "chat"
+	ProtocolRaw  = "raw"
 )
 
 // ErrConfig wraps every error Validate returns.
@@ -154,6 +167,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ChurnMode == "" {
 		c.ChurnMode = ChurnLeave
+	}
+	if c.Protocol == "" {
+		c.Protocol = ProtocolChat
 	}
 	if c.Backoff == 0 {
 		c.Backoff = DefaultBackoff
@@ -237,6 +253,10 @@ func (c Config) validate() ([]*url.URL, error) {
 		return nil, bad("-churn cannot be combined with -stages (the stages decide who is connected); use -reconnect to have dropped clients come back")
 	case c.Backoff < 0:
 		return nil, bad("-backoff must be positive, got %v", c.Backoff)
+	case c.Protocol != ProtocolChat && c.Protocol != ProtocolRaw:
+		return nil, bad("-protocol must be %s or %s, got %q", ProtocolChat, ProtocolRaw, c.Protocol)
+	case c.Protocol == ProtocolRaw && (c.Rooms > 1 || c.Reconnect || c.ChurnMode == ChurnCut || c.TokenSecretFile != ""):
+		return nil, bad("-protocol raw speaks to a server with one room and no resume or tokens: it cannot be combined with -rooms, -reconnect, -churn-mode cut or -token-secret-file")
 	}
 	switch {
 	case c.Clients < 0:

@@ -321,8 +321,12 @@ func (e *engine) dial(ctx context.Context, slot int, s *session, urlIndex int) b
 	if gen > 0 {
 		id += "." + strconv.Itoa(int(gen))
 	}
+	raw := e.cfg.Protocol == ProtocolRaw
 	u.Path = trimSlash(u.Path) + "/ws/" + id
 	q := url.Values{"room": {roomName(e.cfg.Room, e.cfg.Rooms, room)}}
+	if raw {
+		u.Path, q = trimSlash(e.urls[urlIndex].Path)+"/ws", nil
+	}
 	if e.secret != nil {
 		tok, err := auth.Mint(e.secret, auth.AlgHS256, id, q["room"], e.tokenTTL)
 		if err != nil {
@@ -347,7 +351,11 @@ func (e *engine) dial(ctx context.Context, slot int, s *session, urlIndex int) b
 	_ = conn.SetDeadline(t0.Add(e.cfg.DialTimeout))
 	// The server answers chat.v1 with it (and sends the extension events
 	// then) or without it, as a server that does not know it does.
-	br, _, err := ws.Dialer{Protocols: []string{wire.Subprotocol}}.Upgrade(conn, &u)
+	dialer := ws.Dialer{Protocols: []string{wire.Subprotocol}}
+	if raw {
+		dialer.Protocols = nil
+	}
+	br, _, err := dialer.Upgrade(conn, &u)
 	if err != nil {
 		e.dialFailed(ctx, classifyHandshake(err))
 		return false
@@ -380,6 +388,9 @@ func (e *engine) dial(ctx context.Context, slot int, s *session, urlIndex int) b
 		c.takeSession(s)
 	}
 	c.leaveAt.Store(never)
+	if raw {
+		c.welcomeLocked(nil, time.Now().UnixNano()) // no welcome comes: joined now
+	}
 	e.slots[slot].Store(c)
 	// Under the loop's lock: the buffered frames are handled before any
 	// the loop reads, and with the loop's counters.

@@ -65,7 +65,11 @@ func ParseMessage(event []byte) (p Payload, ok bool) {
 	if i < 0 {
 		return Payload{}, false
 	}
-	rest := event[i+len(messageKey):]
+	return parseFields(event[i+len(messageKey):])
+}
+
+// parseFields decodes the fields that follow the marker.
+func parseFields(rest []byte) (p Payload, ok bool) {
 	sender, rest, ok := scanUint(rest)
 	if !ok || sender > 1<<32-1 {
 		return Payload{}, false
@@ -79,6 +83,15 @@ func ParseMessage(event []byte) (p Payload, ok bool) {
 		return Payload{}, false
 	}
 	return Payload{Sender: uint32(sender), Seq: seq, SentNanos: int64(sent)}, true
+}
+
+// ParseRaw decodes a load generator payload that is a whole message text,
+// as a raw-protocol server relays it. It reports false for any other text.
+func ParseRaw(text []byte) (p Payload, ok bool) {
+	if !bytes.HasPrefix(text, []byte(Marker)) {
+		return Payload{}, false
+	}
+	return parseFields(text[len(Marker):])
 }
 
 // scanUint parses decimal digits up to a '~' and returns what follows it.

@@ -89,6 +89,18 @@ func TestPayloadRoundTrip(t *testing.T) {
 	}
 }
 
+func TestParseRaw(t *testing.T) {
+	p := Payload{Sender: 7, Seq: 42, SentNanos: 1700000000000000000}
+	if got, ok := ParseRaw(AppendPayload(nil, p, 64)); !ok || got != p {
+		t.Errorf("ParseRaw of a payload = %+v, %v", got, ok)
+	}
+	for _, text := range []string{"", "hello", "x~lg1~1~2~3~", "~lg1~1~2~", "~lg1~1~2~3"} {
+		if got, ok := ParseRaw([]byte(text)); ok {
+			t.Errorf("ParseRaw(%q) = %+v, want no payload", text, got)
+		}
+	}
+}
+
 func TestParseMessageRejects(t *testing.T) {
 	for _, ev := range []string{
 		`{"type":"message","message":"hello"}`,
