@@ -36,11 +36,14 @@ type Config struct {
 	// WriteTimeout is how long a connection may have bytes queued without
 	// the kernel taking any before it counts as a slow consumer.
 	WriteTimeout time.Duration
-	// WriteBudget is the number of writes per second that coalescing aims
-	// to stay under; see the package documentation.
+	// WriteBudget is the write rate (writes per second) past which
+	// coalescing bounds each connection to one write per interval; under
+	// it every connection is written at once. See the package
+	// documentation.
 	WriteBudget int
-	// MaxCoalesce caps the coalescing interval (at most 200ms). Negative
-	// disables coalescing: every queue is flushed as soon as a writer is free.
+	// MaxCoalesce caps the coalescing interval at the write budget (at
+	// most 200ms). Negative disables the bound: every queue is flushed as
+	// soon as a writer is free, whatever the write rate.
 	MaxCoalesce time.Duration
 	// Writers is the number of writer goroutines; none ever blocks on a
 	// peer.

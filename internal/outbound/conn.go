@@ -264,7 +264,6 @@ func (c *Conn) Finish() {
 		c.raw.Control(func(fd uintptr) { c.pool.writable.Del(int(fd)) })
 	}
 	c.pool.conns.Add(-1)
-	c.pool.updateCoalesce()
 }
 
 // OnReady is the writability poller's report: the kernel has room again.
@@ -358,6 +357,7 @@ func (c *Conn) flush(w *scratch) {
 		return
 	}
 	n, err := c.write(w)
+	p.writes.Add(1)
 	frames, bytes := c.advance(n)
 	if frames > 0 {
 		p.cfg.Metrics.MessagesDelivered.Add(float64(frames))

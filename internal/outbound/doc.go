@@ -16,13 +16,19 @@
 // Config.WriteTimeout (Conn.Stalled; its owner then drops it). Producers
 // never wait.
 //
-// Write coalescing: a connection is flushed at once unless it was flushed
-// less than the coalescing interval ago, in which case the flush waits for
-// the interval to pass and takes everything queued meanwhile, still as
-// separate WebSocket frames, in one system call (copied into the writer's
-// buffer, or writev for large batches). The interval is the number of
-// connections divided by Config.WriteBudget (writes per second), capped by
-// Config.MaxCoalesce.
+// Write coalescing follows the load, not the clock: a connection is
+// written as soon as a writer is free, and what is queued for it while it
+// is owned by a writer (waiting in the writers' queue behind others, being
+// written, or waiting for writability) leaves together in its next write,
+// still as separate WebSocket frames, in one system call (copied into the
+// writer's buffer, or writev for large batches). A connection that had more
+// queued while it was written goes to the back of the writers' queue, so
+// the busier the writers, the larger the batches. The clock is only a
+// bound: when the pool's write rate (measured every 10ms, smoothed over
+// about 100ms) reaches Config.WriteBudget writes per second, a connection
+// is written at most once per interval, the number of connections divided
+// by the budget and capped by Config.MaxCoalesce (the timing wheel holds it
+// meanwhile), until the rate falls well under the budget.
 //
 // Ownership: exactly one writer owns a connection while it is scheduled
 // (queued for a writer, waiting in the timing wheel, being flushed or

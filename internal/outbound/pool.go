@@ -24,8 +24,9 @@ type Pool struct {
 	wheel    *wheel
 	writable *netpoll.Poller // EPOLLOUT for connections whose socket buffer is full
 
-	coalesce atomic.Int64 // current coalescing interval, nanoseconds
+	coalesce atomic.Int64 // current coalescing interval, nanoseconds; set by pace
 	conns    atomic.Int64 // connections made and not finished
+	writes   atomic.Int64 // write system calls made, read by pace
 
 	stop      chan struct{} // closed by Close; never reopened
 	closeOnce sync.Once
@@ -59,8 +60,9 @@ func New(cfg Config) (*Pool, error) {
 		p.workers.Add(1)
 		go p.writer()
 	}
-	p.workers.Add(1)
+	p.workers.Add(2)
 	go p.wheel.run(p.stop, &p.workers)
+	go p.pace()
 	return p, nil
 }
 
@@ -86,16 +88,72 @@ func (p *Pool) Close() error {
 // Start, so that the greeting and the first frames leave in one write.
 func (p *Pool) NewConn(raw syscall.RawConn, owner Owner) *Conn {
 	p.conns.Add(1)
-	p.updateCoalesce()
 	c := &Conn{pool: p, raw: raw, owner: owner, scheduled: true}
 	c.progress = p.Clock()
 	return c
 }
 
-func (p *Pool) updateCoalesce() {
-	n := p.conns.Load()
-	iv := time.Duration(n) * time.Second / time.Duration(p.cfg.WriteBudget)
-	p.coalesce.Store(int64(min(iv, p.cfg.MaxCoalesce)))
+// pace sets the coalescing interval from the load, every paceTick until
+// Close: see the package documentation and nextInterval.
+func (p *Pool) pace() {
+	defer p.workers.Done()
+	t := time.NewTicker(paceTick)
+	defer t.Stop()
+	var (
+		rate float64 // writes per second, smoothed
+		last = p.writes.Load()
+		on   bool
+	)
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		n := p.writes.Load()
+		rate += paceSmoothing * (float64(n-last)/paceTick.Seconds() - rate)
+		last = n
+		var iv time.Duration
+		iv, on = nextInterval(rate, on, p.conns.Load(), p.cfg)
+		p.coalesce.Store(int64(iv))
+	}
+}
+
+// Pacing: every paceTick the write rate is measured and smoothed
+// (exponentially, over about paceTick/paceSmoothing), and the coalescing
+// interval set from it.
+const (
+	paceTick      = 10 * time.Millisecond
+	paceSmoothing = 0.1
+	// Coalescing turns on when the smoothed write rate reaches paceOn of
+	// the budget and off when it falls under paceOff of it: while it is
+	// on, the rate stays near the budget whatever the demand, so the gap
+	// between the two keeps it from flapping.
+	paceOn  = 0.95
+	paceOff = 0.7
+)
+
+// nextInterval returns the coalescing interval for a smoothed write rate
+// (writes per second) and whether coalescing is on, given whether it was.
+// Under the budget every connection is written as soon as a writer is
+// free; at the budget a connection is written at most once per
+// conns/WriteBudget, capped by MaxCoalesce, which bounds the write rate
+// near the budget.
+func nextInterval(rate float64, on bool, conns int64, cfg Config) (time.Duration, bool) {
+	budget := float64(cfg.WriteBudget)
+	switch {
+	case cfg.MaxCoalesce == 0:
+		return 0, false
+	case rate >= paceOn*budget:
+		on = true
+	case rate < paceOff*budget:
+		on = false
+	}
+	if !on {
+		return 0, false
+	}
+	iv := time.Duration(conns) * time.Second / time.Duration(cfg.WriteBudget)
+	return min(iv, cfg.MaxCoalesce), true
 }
 
 // schedule hands c to a writer now, or at due if that is later.

@@ -96,3 +96,22 @@ func TestBroadcastAllocationsDoNotGrowWithRoom(t *testing.T) {
 		t.Fatalf("a broadcast to 1,000 members allocates %v times, to 10 members %v: deliveries allocate", allocs[1000], allocs[10])
 	}
 }
+
+// A delivery allocates nothing: a broadcast to 1,000 members, written to
+// every one, allocates exactly what a broadcast to one member does (the
+// message's event and frame), so each of the 999 further deliveries
+// allocates 0 times.
+func TestBroadcastAllocatesNothingPerDelivery(t *testing.T) {
+	allocs := map[int]float64{}
+	for _, n := range []int{1, 1000} {
+		bn, members, conns := sinkRoom(t, n)
+		msg := make([]byte, 64)
+		for range 50 {
+			broadcastOnce(bn, members[0], conns, msg)
+		}
+		allocs[n] = testing.AllocsPerRun(200, func() { broadcastOnce(bn, members[0], conns, msg) })
+	}
+	if perDelivery := (allocs[1000] - allocs[1]) / 999; perDelivery != 0 {
+		t.Fatalf("allocations per broadcast: %v to 1 member, %v to 1,000: %.4f per delivery, want 0", allocs[1], allocs[1000], perDelivery)
+	}
+}
