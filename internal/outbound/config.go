@@ -12,7 +12,7 @@ import (
 const (
 	DefaultMaxQueueBytes = 256 << 10 // per connection
 	DefaultWriteTimeout  = 10 * time.Second
-	DefaultWriteBudget   = 100_000 // writes per second
+	DefaultWriteBudget   = 120_000 // writes per second
 	DefaultMaxCoalesce   = 50 * time.Millisecond
 	DefaultWriters       = 64
 	DefaultMaxConns      = 1 << 16
