@@ -27,7 +27,8 @@ var ErrServerClosed = errors.New("server: closed")
 // Lock order, across packages: session.readMu, then Server.mu or
 // sessions.mu or handshakes.mu (never two of these at once), then
 // rooms.Registry.mu, then a room's lock, then the history lock, then an
-// outbound.Conn's lock; handshake.mu before handshakes.mu; identities.mu
+// outbound.Conn's lock (a room's broker feed locks come before the room's
+// lock, never with Registry.mu; see package rooms); handshake.mu before handshakes.mu; identities.mu
 // before an outbound.Conn's lock (a probe ping), and never held while
 // another of these is taken; pageConns.mu is a leaf.
 type Server struct {
@@ -188,8 +189,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.stopErr
 }
 
-// Ready reports whether the server accepts new connections.
-func (s *Server) Ready() bool { return !s.draining.Load() }
+// Ready reports whether the server accepts new connections: it is not
+// draining, and its rooms' broker can order messages (in a cluster, NATS
+// is reachable).
+func (s *Server) Ready() bool { return !s.draining.Load() && s.rooms.Ready() }
 
 func (s *Server) hook(point string, payload []byte) {
 	if s.testHook != nil {
