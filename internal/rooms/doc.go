@@ -41,10 +41,10 @@
 // network, with no lock held) by the join that makes it, and detached by
 // the leave that empties it.
 //
-// Lock order: Registry.mu, then a feed's locks (the in-process feed's, or
-// the delivery lock of package broker's), then room.mu, then history.mu,
-// then outbound.Conn's lock (taken by Send). Registry.mu and a feed's locks
-// are never held together.
+// Lock order: a feed's lock (the in-process feed's, or the delivery lock
+// of package broker's), then Registry.mu, then room.mu, then history.mu,
+// then outbound.Conn's lock (taken by Send). In fact Registry.mu is never
+// held with a feed's lock.
 //
 // Usage:
 //

@@ -64,7 +64,10 @@ type Server struct {
 // New builds a server from cfg and registers its metrics.
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	m := metrics.New(cfg.Registry)
+	m := cfg.Metrics
+	if m == nil {
+		m = metrics.New(cfg.Registry)
+	}
 	m.ConnectionLimit.Set(float64(cfg.MaxConnections))
 	p, err := netpoll.New(netpoll.Config{Workers: cfg.ReadWorkers})
 	if err != nil {
