@@ -40,6 +40,9 @@ const (
 // Error codes carried by error events.
 const (
 	ErrorRateLimited = "rate_limited"
+	// ErrorUnavailable: the message could not be ordered (in a cluster,
+	// NATS is unreachable) and was dropped; the client may send it again.
+	ErrorUnavailable = "unavailable"
 )
 
 // Subprotocol is the WebSocket subprotocol that asks for this protocol's
