@@ -55,6 +55,11 @@ type room struct {
 	presenceDirty bool           // guarded by mu
 	lastPresence  int64          // clock; guarded by mu
 	dead          bool           // removed from Registry.rooms; guarded by mu
+	// sent and departed are the dedupe window of PublishID (see sentIDs);
+	// guarded by mu.
+	sent       map[string]*sentIDs
+	departed   []departure
+	departures uint64
 }
 
 // Member is one client's membership of a room.
@@ -66,6 +71,9 @@ type Member struct {
 	room     *room
 
 	index int // position in room.members, -1 once left; guarded by room.mu
+	// typingAt is the clock before which the member's typing is not
+	// forwarded again; guarded by room.mu.
+	typingAt int64
 }
 
 // ID returns the member's client id.
@@ -277,6 +285,7 @@ func (r *Registry) leave(m *Member) (empty bool) {
 		return false // the client is still here on another connection
 	}
 	delete(rm.ids, m.id)
+	rm.departLocked(m.id)
 	if len(rm.members) == 0 {
 		return true
 	}
