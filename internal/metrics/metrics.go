@@ -61,6 +61,17 @@ const (
 	RejectBinary      RejectReason = "binary"
 )
 
+// CommandLabel is the type label of chat_commands_total.
+type CommandLabel string
+
+// Commands counted, by type; every malformed or unknown one is "bad".
+const (
+	CommandMessage CommandLabel = "message"
+	CommandPing    CommandLabel = "ping"
+	CommandTyping  CommandLabel = "typing"
+	CommandBad     CommandLabel = "bad"
+)
+
 // Metrics is the set of the server's collectors.
 type Metrics struct {
 	Connections        prometheus.Gauge
@@ -81,6 +92,7 @@ type Metrics struct {
 	PageConnections    prometheus.Gauge
 	PageRefused        prometheus.Counter
 	HistoryBytes       prometheus.Gauge
+	Commands           *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them, together with the Go and
@@ -144,12 +156,15 @@ func New(reg prometheus.Registerer) *Metrics {
 		HistoryBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chat_history_bytes", Help: "Bytes of messages kept for resume, over all rooms.",
 		}),
+		Commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chat_commands_total", Help: "JSON commands from chat.v1 clients, by type (bad: unknown or malformed).",
+		}, []string{"type"}),
 	}
 	reg.MustRegister(
 		m.Connections, m.ConnectionLimit, m.ConnectionsOpened, m.ConnectionsClosed,
 		m.UpgradeFailures, m.MessagesReceived, m.MessagesRejected, m.MessagesDelivered,
 		m.BroadcastDuration, m.ReceivedBytes, m.SentBytes, m.Rooms, m.OutboundQueueBytes, m.Panics,
-		m.Handshakes, m.PageConnections, m.PageRefused, m.HistoryBytes,
+		m.Handshakes, m.PageConnections, m.PageRefused, m.HistoryBytes, m.Commands,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -163,6 +178,9 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	for _, r := range []RejectReason{RejectRateLimited, RejectTooBig, RejectInvalidUTF8, RejectBinary} {
 		m.MessagesRejected.WithLabelValues(string(r))
+	}
+	for _, c := range []CommandLabel{CommandMessage, CommandPing, CommandTyping, CommandBad} {
+		m.Commands.WithLabelValues(string(c))
 	}
 	return m
 }

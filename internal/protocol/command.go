@@ -79,6 +79,9 @@ func ParseCommand(payload []byte) (cmd Command, isCommand bool, problem string) 
 		cmd.Text = text
 	case CommandPing, CommandTyping:
 	default:
+		if id, ok := jsonString(fields["id"]); ok && len(id) <= MaxCommandID {
+			cmd.ID = id // for the answer
+		}
 		return cmd, true, "unknown command type"
 	}
 	return cmd, true, ""

@@ -34,6 +34,7 @@ func TestParseCommand(t *testing.T) {
 		{`{"type":"typing","id":5}`, true, Command{Type: CommandTyping}, false}, // typing takes no id: ignored
 		// Bad commands.
 		{`{"type":"dance"}`, true, Command{Type: "dance"}, true},
+		{`{"type":"dance","id":"d1"}`, true, Command{Type: "dance", ID: "d1"}, true},
 		{`{"type":7}`, true, Command{}, true},
 		{`{"type":null}`, true, Command{}, true},
 		{`{"type":"message"}`, true, Command{Type: CommandMessage}, true},
