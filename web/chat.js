@@ -77,7 +77,6 @@ const el = {
   leave: $("leave-btn"),
   joinError: $("join-error"),
   messages: $("messages"),
-  outbox: $("outbox"),
   typing: $("typing"),
   emptyHint: $("empty-hint"),
   newMsgs: $("new-msgs"),
@@ -351,7 +350,9 @@ function append(row, force, date) {
       rows.unshift(sep);
     }
   }
-  el.outbox.before(...rows); // pending messages stay last
+  // Pending messages stay last.
+  const firstPending = el.messages.querySelector(":scope > .pending-msg");
+  for (const r of rows) el.messages.insertBefore(r, firstPending);
   mem.rows.push(...rows);
   while (mem.rows.length > MAX_RENDERED) mem.rows.shift().remove();
   if (stick) scrollToBottom();
@@ -553,11 +554,10 @@ function addMember(name, delta) {
 function showRoom(room) {
   el.messages.setAttribute("aria-busy", "true");
   for (const node of [...el.messages.children]) {
-    if (node !== el.emptyHint && node !== el.outbox) node.remove();
+    if (node !== el.emptyHint) node.remove();
   }
   const mem = roomMemory(room);
-  el.outbox.before(...mem.rows);
-  el.outbox.replaceChildren(...[...mem.pending.values()].map((p) => p.row));
+  el.messages.append(...mem.rows, ...[...mem.pending.values()].map((p) => p.row));
   el.emptyHint.hidden = mem.rows.length > 0 || mem.pending.size > 0;
   clearTypers();
   el.emptyHint.textContent = "No messages yet.";
@@ -946,7 +946,7 @@ function closeSocket() {
 
 // ---- pending messages ----
 //
-// A message is sent with an id and shown in the outbox, "Sending…", until
+// A message is sent with an id and shown last in the log, "Sending…", until
 // the server's ack with that id gives its seq; the message event with that
 // seq then takes its place in the log. On every new connection the pending
 // ones are sent again with their ids: the server publishes an id once and
@@ -959,7 +959,7 @@ function sendMessage(text) {
   const p = { id: `${TAB_ID}.${++state.msgSeq}`, text, row: null, sentOn: null, sends: 0, waited: 0, seq: null, failed: false };
   p.row = pendingRow(p);
   mem.pending.set(p.id, p);
-  el.outbox.append(p.row);
+  el.messages.append(p.row);
   el.emptyHint.hidden = true;
   scrollToBottom();
   sendPending(p);
@@ -985,6 +985,9 @@ function resendPending(mem) {
 function pendingRow(p) {
   const row = document.createElement("article");
   row.className = "pending-msg";
+  // The log is a live region: the message is announced once, when it
+  // arrives from the server, not also while it is pending.
+  row.setAttribute("aria-live", "off");
   const meta = document.createElement("header");
   meta.className = "meta";
   const who = document.createElement("span");

@@ -78,7 +78,7 @@ func serverProcess(t *testing.T) (*os.Process, string) {
 	}
 }
 
-const pendingRowsJS = `[...document.querySelectorAll("#outbox .pending-msg")].map(r => r.querySelector(".text").textContent + "|" + r.querySelector(".pending-state").textContent)`
+const pendingRowsJS = `[...document.querySelectorAll("#messages > .pending-msg")].map(r => r.querySelector(".text").textContent + "|" + r.querySelector(".pending-state").textContent)`
 
 // TestPendingThroughFrozenServer freezes a real server process with
 // SIGSTOP: the page notices that it does not answer, a message typed
@@ -93,7 +93,7 @@ func TestPendingThroughFrozenServer(t *testing.T) {
 	ana.join("ana")
 	ana.send("before")
 	ana.waitMessage("ana", "before")
-	if n := eval[int](ana, `document.querySelectorAll("#outbox > *").length`); n != 0 {
+	if n := eval[int](ana, `document.querySelectorAll("#messages > .pending-msg").length`); n != 0 {
 		t.Fatalf("%d pending rows left after the echo", n)
 	}
 
@@ -113,7 +113,7 @@ func TestPendingThroughFrozenServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	ana.waitJSWithin(frozenWait, `document.getElementById("status").dataset.state === "connected" &&
-		document.querySelectorAll("#outbox > *").length === 0`, "the reconnect and the confirmation")
+		document.querySelectorAll("#messages > .pending-msg").length === 0`, "the reconnect and the confirmation")
 	got := ana.waitMessage("ana", "while frozen")
 	if got.Seq == "" {
 		t.Fatalf("the confirmed message has no seq: %+v", got)
