@@ -3,17 +3,15 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chatplatform/chat/internal/testkit"
+
 	"github.com/chromedp/chromedp"
 )
-
-// chromiumPath is Debian's Chromium, which .ci/run installs.
-const chromiumPath = "/usr/bin/chromium"
 
 // waitTimeout bounds every wait for page state. Reconnect waits include a
 // backoff delay of a few seconds, so this is generous.
@@ -23,40 +21,8 @@ const waitTimeout = 20 * time.Second
 const pollInterval = 50 * time.Millisecond
 
 // newBrowser starts a headless Chromium with a fresh profile and returns a
-// context for it; the browser is stopped when the test ends. Without
-// Chromium the test is skipped, or fails when CI is set.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("browser tests need %s (CI is set): %v", chromiumPath, err)
-		}
-		t.Skipf("skipping browser test: %s not found (apt-get install chromium)", chromiumPath)
-	}
-	profile := t.TempDir() // removed after the browser has stopped (cleanups run last-in first-out)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.Flag("no-sandbox", true),
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		bcancel()
-		acancel()
-	})
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
-	return bctx
-}
+// context for it; see testkit.Chromium.
+func newBrowser(t *testing.T) context.Context { return testkit.Chromium(t) }
 
 // page is one browser tab with its own browser context (own storage), as a
 // separate user would have.

@@ -28,6 +28,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/chatplatform/chat/internal/auth"
+	"github.com/chatplatform/chat/internal/broker"
+	"github.com/chatplatform/chat/internal/metrics"
 	"github.com/chatplatform/chat/internal/outbound"
 	"github.com/chatplatform/chat/internal/protocol"
 	"github.com/chatplatform/chat/internal/realip"
@@ -63,6 +65,7 @@ type options struct {
 	publicKeyFile   string
 	trustedProxies  string
 	gcPercent       int
+	nats            broker.Config // cluster mode when nats.URLs is set
 	cfg             server.Config
 }
 
@@ -108,6 +111,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&r.History, "history", rooms.DefaultHistory, "recent messages a room keeps for clients that resume")
 	fs.IntVar(&r.HistoryRoomBytes, "history-room-bytes", rooms.DefaultHistoryRoomBytes, "bytes of recent messages one room keeps")
 	fs.IntVar(&r.HistoryTotalBytes, "history-total-bytes", rooms.DefaultHistoryTotalBytes, "bytes of recent messages kept over all rooms; the oldest go first")
+	n := &o.nats
+	fs.StringVar(&n.URLs, "nats", "", "join a cluster through these NATS servers, comma-separated (nats://host:4222,...); JetStream orders and keeps every room's messages (empty: a single process, no external service)")
+	fs.StringVar(&n.Creds, "nats-creds", "", "NATS credentials file (JWT and nkey seed) (empty: none)")
+	fs.StringVar(&n.Stream, "nats-stream", broker.DefaultStream, "JetStream stream of the rooms' messages, created if missing; nodes of one chat share it")
+	fs.IntVar(&n.Replicas, "nats-replicas", broker.DefaultReplicas, "replicas of the stream (3 on a NATS cluster of three or more)")
+	fs.StringVar(&n.Storage, "nats-storage", broker.DefaultStorage, "stream storage: file (history survives a NATS restart) or memory")
+	fs.Int64Var(&n.MaxBytes, "nats-max-bytes", broker.DefaultMaxBytes, "bytes the stream keeps over all rooms, the oldest messages dropped first (-history bounds the messages per room)")
+	fs.DurationVar(&n.MaxAge, "nats-max-age", broker.DefaultMaxAge, "age past which the stream drops a message")
+	fs.DurationVar(&n.ConnectTimeout, "nats-connect-timeout", broker.DefaultConnectTimeout, "time allowed at start to reach NATS and make the stream; past it the server exits 1")
 
 	// The environment first, so that the command line overrides it.
 	var envErr error
@@ -198,6 +210,22 @@ func runWith(ctx context.Context, args []string, stderr io.Writer, listening fun
 	reg := prometheus.NewRegistry()
 	o.cfg.Logger = log
 	o.cfg.Registry = reg
+	if o.nats.URLs != "" {
+		o.cfg.Metrics = metrics.New(reg)
+		o.nats.History = o.cfg.Rooms.History
+		o.nats.Metrics = o.cfg.Metrics
+		o.nats.Logger = log.Named("broker")
+		if o.nats.Name == "" {
+			o.nats.Name = "chat " + o.addr
+		}
+		b, err := broker.Connect(ctx, o.nats)
+		if err != nil {
+			log.Error("cluster: cannot join through NATS", zap.Error(err))
+			return 1
+		}
+		defer b.Close()
+		o.cfg.Rooms.Broker = b
+	}
 	o.cfg.SeparateMetrics = o.metricsAddr != ""
 	srv, err := server.New(o.cfg)
 	if err != nil {

@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatplatform/chat/internal/testkit"
+
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 
@@ -36,29 +38,9 @@ import (
 )
 
 const (
-	chromiumPath = "/usr/bin/chromium" // Debian's Chromium, which .ci/run installs
 	waitTimeout  = 20 * time.Second
 	pollInterval = 50 * time.Millisecond
 )
-
-// need returns the path of a system binary, skipping the test without it,
-// or failing when CI is set.
-func need(t *testing.T, name string, paths ...string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("this test needs %s (CI is set)", name)
-	}
-	t.Skipf("skipping: %s not found (apt-get install %s)", name, name)
-	return ""
-}
 
 // certs writes a throwaway CA and a certificate it signed for 127.0.0.1
 // and localhost into dir, and returns the certificate and key paths and a
@@ -147,7 +129,7 @@ type proxy struct {
 // temporary prefix, and runs nginx in the foreground until the test ends.
 func startNginx(t *testing.T, upstream string) *proxy {
 	t.Helper()
-	bin := need(t, "nginx", "/usr/sbin/nginx")
+	bin := testkit.Need(t, "/usr/sbin/nginx", "nginx")
 	dir := t.TempDir()
 	certFile, keyFile, roots := certs(t, dir)
 	p := &proxy{
@@ -443,31 +425,9 @@ func TestChatThroughNginx(t *testing.T) {
 }
 
 // newBrowser starts a headless Chromium that accepts the throwaway
-// certificate, stopped when the test ends. Without Chromium the test is
-// skipped, or fails when CI is set.
+// certificate, stopped when the test ends; see testkit.Chromium.
 func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	need(t, "chromium", chromiumPath)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancel()
-		acancel()
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
-	return ctx
+	return testkit.Chromium(t, chromedp.Flag("ignore-certificate-errors", true))
 }
 
 // fill sets the inputs of a form as typing would (with input events) and

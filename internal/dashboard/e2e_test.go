@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatplatform/chat/internal/testkit"
 )
 
 // e2eVars are the variable values the end-to-end test queries with: the
@@ -38,7 +40,7 @@ const (
 // every query of every panel of the committed dashboard, variables
 // substituted, to return at least one series with a value.
 func TestPrometheusAnswersEveryPanel(t *testing.T) {
-	promBin := requireBinary(t, "/usr/bin/prometheus", "prometheus")
+	promBin := testkit.Need(t, "/usr/bin/prometheus", "prometheus")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
@@ -160,7 +162,7 @@ func TestPrometheusAnswersEveryPanel(t *testing.T) {
 	}
 
 	t.Run("promtool check metrics", func(t *testing.T) {
-		promtool := requireBinary(t, "/usr/bin/promtool", "prometheus")
+		promtool := testkit.Need(t, "/usr/bin/promtool", "prometheus")
 		for _, addr := range []string{serverAddr, loadgenAddr} {
 			checkMetrics(t, promtool, "http://"+addr+"/metrics")
 		}

@@ -1,29 +1,14 @@
 package dashboard
 
 import (
-	"fmt"
-	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/chatplatform/chat/internal/testkit"
 )
 
-// requireBinary returns path if it is an executable file. Otherwise the test
-// is skipped, or fails when the CI environment variable is set, so that CI
-// never skips it silently.
-func requireBinary(t *testing.T, path, pkg string) string {
-	t.Helper()
-	if _, err := exec.LookPath(path); err != nil {
-		msg := fmt.Sprintf("%s not found (install the Debian package %q): %v", path, pkg, err)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
-}
-
 func TestPrometheusConfigIsValid(t *testing.T) {
-	promtool := requireBinary(t, "/usr/bin/promtool", "prometheus")
+	promtool := testkit.Need(t, "/usr/bin/promtool", "prometheus")
 	out, err := exec.Command(promtool, "check", "config", repoFile("grafana/prometheus.yml")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool check config grafana/prometheus.yml: %v\n%s", err, out)
@@ -37,7 +22,7 @@ const (
 )
 
 func TestAlertRulesAreValid(t *testing.T) {
-	promtool := requireBinary(t, "/usr/bin/promtool", "prometheus")
+	promtool := testkit.Need(t, "/usr/bin/promtool", "prometheus")
 	out, err := exec.Command(promtool, "check", "rules", repoFile(rulesPath)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool check rules %s: %v\n%s", rulesPath, err, out)
@@ -47,7 +32,7 @@ func TestAlertRulesAreValid(t *testing.T) {
 // TestAlertRulesUnitTests runs promtool's unit tests of the rules: each
 // alert firing, and not firing, on series made for it.
 func TestAlertRulesUnitTests(t *testing.T) {
-	promtool := requireBinary(t, "/usr/bin/promtool", "prometheus")
+	promtool := testkit.Need(t, "/usr/bin/promtool", "prometheus")
 	out, err := exec.Command(promtool, "test", "rules", repoFile(rulesTestPath)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool test rules %s: %v\n%s", rulesTestPath, err, out)

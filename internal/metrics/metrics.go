@@ -59,6 +59,9 @@ const (
 	RejectTooBig      RejectReason = "too_big"
 	RejectInvalidUTF8 RejectReason = "invalid_utf8"
 	RejectBinary      RejectReason = "binary"
+	// RejectUnavailable is a message the room's broker could not order
+	// (NATS unreachable, or a room too contended): its sender is told.
+	RejectUnavailable RejectReason = "unavailable"
 )
 
 // CommandLabel is the type label of chat_commands_total.
@@ -93,6 +96,13 @@ type Metrics struct {
 	PageRefused        prometheus.Counter
 	HistoryBytes       prometheus.Gauge
 	Commands           *prometheus.CounterVec
+
+	// The broker's (see rooms.Broker); the in-process broker only counts
+	// BrokerMessages and keeps BrokerConnected at 1.
+	BrokerPublishDuration prometheus.Histogram
+	BrokerMessages        prometheus.Counter
+	BrokerGaps            prometheus.Counter
+	BrokerConnected       prometheus.Gauge
 }
 
 // New creates the collectors and registers them, together with the Go and
@@ -159,12 +169,27 @@ func New(reg prometheus.Registerer) *Metrics {
 		Commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chat_commands_total", Help: "JSON commands from chat.v1 clients, by type (bad: unknown or malformed).",
 		}, []string{"type"}),
+		BrokerPublishDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "chat_broker_publish_duration_seconds",
+			Help:    "Time from handing a message to the broker to its acknowledgement (NATS JetStream), retries included.",
+			Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10), // 10µs .. ~2.6s
+		}),
+		BrokerMessages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_broker_messages_total", Help: "Messages the broker delivered to this node's rooms, kept ones included.",
+		}),
+		BrokerGaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_broker_gaps_total", Help: "Times a room's feed skipped messages it no longer had (expired while away): the room's history restarts after the gap, and resumes across it report gap.",
+		}),
+		BrokerConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_broker_connected", Help: "1 while the broker can order messages (connected to NATS), else 0.",
+		}),
 	}
 	reg.MustRegister(
 		m.Connections, m.ConnectionLimit, m.ConnectionsOpened, m.ConnectionsClosed,
 		m.UpgradeFailures, m.MessagesReceived, m.MessagesRejected, m.MessagesDelivered,
 		m.BroadcastDuration, m.ReceivedBytes, m.SentBytes, m.Rooms, m.OutboundQueueBytes, m.Panics,
 		m.Handshakes, m.PageConnections, m.PageRefused, m.HistoryBytes, m.Commands,
+		m.BrokerPublishDuration, m.BrokerMessages, m.BrokerGaps, m.BrokerConnected,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -176,7 +201,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	for _, r := range UpgradeFailures {
 		m.UpgradeFailures.WithLabelValues(string(r))
 	}
-	for _, r := range []RejectReason{RejectRateLimited, RejectTooBig, RejectInvalidUTF8, RejectBinary} {
+	for _, r := range []RejectReason{RejectRateLimited, RejectTooBig, RejectInvalidUTF8, RejectBinary, RejectUnavailable} {
 		m.MessagesRejected.WithLabelValues(string(r))
 	}
 	for _, c := range []CommandLabel{CommandMessage, CommandPing, CommandTyping, CommandBad} {

@@ -374,9 +374,7 @@ func (c *Conn) flush(w *scratch) {
 		// may hand it to another writer at once.
 		c.armWritable(n, now)
 	case c.closePending:
-		c.mu.Lock()
-		c.queued -= n
-		c.mu.Unlock()
+		c.wrote(n, now)
 		c.owner.CloseWritten()
 	default:
 		c.done(n, now)
@@ -441,13 +439,18 @@ func (c *Conn) advance(n int) (frames int, bytes int) {
 	return frames, bytes
 }
 
-func (c *Conn) armWritable(n int, now int64) {
+// wrote accounts n bytes written at now.
+func (c *Conn) wrote(n int, now int64) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.queued -= n
 	if n > 0 {
 		c.progress = now
 	}
-	c.mu.Unlock()
+}
+
+func (c *Conn) armWritable(n int, now int64) {
+	c.wrote(n, now)
 	c.everArmed.Store(true)
 	var err error
 	if cerr := c.raw.Control(func(fd uintptr) {
@@ -465,12 +468,7 @@ func (c *Conn) armWritable(n int, now int64) {
 // done ends a flush that wrote everything pending: c is rescheduled if more
 // was queued meanwhile, else released.
 func (c *Conn) done(n int, now int64) {
-	c.mu.Lock()
-	c.queued -= n
-	if n > 0 {
-		c.progress = now
-	}
-	c.mu.Unlock()
+	c.wrote(n, now)
 	c.release(now)
 }
 

@@ -9,7 +9,9 @@ const (
 	CommandTyping  = "typing"
 )
 
-// MaxCommandID is the longest id a command may carry, in bytes.
+// MaxCommandID is the longest id a command may carry, in bytes. An id is
+// printable ASCII without spaces (U+0021 to U+007E), so that it travels
+// safely wherever it is kept, such as a NATS header.
 const MaxCommandID = 64
 
 // commandEnvelope is what a message command may take besides its text's
@@ -65,8 +67,8 @@ func ParseCommand(payload []byte) (cmd Command, isCommand bool, problem string) 
 	cmd.Type = typ
 	if raw, ok := fields["id"]; ok && (typ == CommandMessage || typ == CommandPing) {
 		id, ok := jsonString(raw)
-		if !ok || id == "" || len(id) > MaxCommandID {
-			return cmd, true, `"id" must be a string of 1 to 64 bytes`
+		if !ok || !validID(id) {
+			return cmd, true, `"id" must be a string of 1 to 64 printable ASCII characters, no spaces`
 		}
 		cmd.ID = id
 	}
@@ -79,12 +81,25 @@ func ParseCommand(payload []byte) (cmd Command, isCommand bool, problem string) 
 		cmd.Text = text
 	case CommandPing, CommandTyping:
 	default:
-		if id, ok := jsonString(fields["id"]); ok && len(id) <= MaxCommandID {
+		if id, ok := jsonString(fields["id"]); ok && validID(id) {
 			cmd.ID = id // for the answer
 		}
 		return cmd, true, "unknown command type"
 	}
 	return cmd, true, ""
+}
+
+// validID reports whether id may be a command's id.
+func validID(id string) bool {
+	if id == "" || len(id) > MaxCommandID {
+		return false
+	}
+	for i := range len(id) {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // jsonString decodes raw, reporting whether it is a JSON string (and not

@@ -43,6 +43,9 @@ func TestParseCommand(t *testing.T) {
 		{`{"type":"message","text":"hi","id":""}`, true, Command{Type: CommandMessage}, true},
 		{`{"type":"message","text":"hi","id":"` + long + `x"}`, true, Command{Type: CommandMessage}, true},
 		{`{"type":"ping","id":{}}`, true, Command{Type: CommandPing}, true},
+		{`{"type":"ping","id":"a b"}`, true, Command{Type: CommandPing}, true},
+		{`{"type":"message","text":"x","id":"a\r\nb"}`, true, Command{Type: CommandMessage}, true},
+		{`{"type":"message","text":"x","id":"é"}`, true, Command{Type: CommandMessage}, true},
 	}
 	for _, tt := range tests {
 		cmd, isCommand, problem := ParseCommand([]byte(tt.in))
@@ -61,6 +64,7 @@ func FuzzParseCommand(f *testing.F) {
 	f.Add([]byte(`{"type":"message","text":"hi","id":"c1"}`))
 	f.Add([]byte(`{"hello"}`))
 	f.Add([]byte(` {"type":"ping","id":"\u00e9"}`))
+	f.Add([]byte(`{"type":"message","text":"\ud800","id":"~!"}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		cmd, isCommand, problem := ParseCommand(payload)
 		var obj map[string]any
@@ -79,8 +83,8 @@ func FuzzParseCommand(f *testing.F) {
 		if id, ok := obj["id"]; ok && id != cmd.ID || !ok && cmd.ID != "" {
 			t.Fatalf("%q: id %q, encoding/json says %v", payload, cmd.ID, id)
 		}
-		if len(cmd.ID) > MaxCommandID {
-			t.Fatalf("%q: id of %d bytes accepted", payload, len(cmd.ID))
+		if len(cmd.ID) > MaxCommandID || strings.ContainsFunc(cmd.ID, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			t.Fatalf("%q: id %q accepted", payload, cmd.ID)
 		}
 	})
 }

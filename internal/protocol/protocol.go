@@ -51,6 +51,9 @@ const (
 	// ErrorBadCommand answers a JSON command that names an unknown type
 	// or whose fields are wrong; the command is dropped.
 	ErrorBadCommand = "bad_command"
+	// ErrorUnavailable: the message could not be ordered (in a cluster,
+	// NATS is unreachable) and was dropped; the client may send it again.
+	ErrorUnavailable = "unavailable"
 )
 
 // Subprotocol is the WebSocket subprotocol that asks for this protocol's

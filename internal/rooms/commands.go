@@ -18,8 +18,8 @@ const (
 )
 
 // sentIDs is the latest message ids one client id published in a room,
-// with the seq each got: a message sent again with one of them is not
-// published again. It lives with the room, not the connection, so that it
+// with the seq each got (0 while on its way to the broker): a message sent
+// again with one of them is not published again. It lives with the room, not the connection, so that it
 // survives a reconnect: it is kept while the client id is in the room and,
 // once it left, while it is among the room's DepartedKept latest
 // departures. Guarded by room.mu.
@@ -55,45 +55,119 @@ func (s *sentIDs) add(id string, seq uint64) {
 	s.next = (s.next + 1) % SentIDs
 }
 
-// PublishID is Publish for a message its sender gave an id: m is sent an
-// ack with the message's seq before the message itself. When m's client id
-// already published id in the room (see sentIDs), nothing is published and
-// m gets the ack of that message again: a resend after a reconnect is
-// harmless.
-func (r *Registry) PublishID(m *Member, text []byte, id string, received time.Time) {
-	if r.publishID(m, text, id) {
-		r.cfg.Metrics.BroadcastDuration.Observe(time.Since(received).Seconds())
+// set gives id its seq, adding it when it is not remembered (it was sent
+// on another node, or dropped from the window meanwhile).
+func (s *sentIDs) set(id string, seq uint64) {
+	for i, v := range s.ids {
+		if v == id {
+			s.seqs[i] = seq
+			return
+		}
+	}
+	s.add(id, seq)
+}
+
+// forget drops id.
+func (s *sentIDs) forget(id string) {
+	for i, v := range s.ids {
+		if v == id {
+			s.ids[i], s.seqs[i] = "", 0
+		}
 	}
 }
 
-// publishID publishes text as message id of m, once, and reports whether
-// it did.
-func (r *Registry) publishID(m *Member, text []byte, id string) bool {
+// awaitKey names a message id of a client id.
+type awaitKey struct{ clientID, id string }
+
+// PublishID is Publish for a message its sender gave an id (see
+// protocol.Command): the broker carries the id with the message, m is
+// sent an ack with the message's seq just before the message itself, and
+// every node remembers the id with the seq (see sentIDs). When m's client
+// id already published id in the room, nothing is published and m gets
+// that message's ack (at once, or when it is ordered, if it is on its way):
+// a resend after a reconnect is harmless.
+func (r *Registry) PublishID(m *Member, text []byte, id string, received time.Time) {
+	if !r.claimID(m, id) {
+		return
+	}
+	m.room.feed.Publish(Message{ClientID: m.id, ID: id, Text: text, Time: r.cfg.Now()}, func(error) {
+		r.unclaimID(m, id)
+		r.publishFailed(m)
+	})
+	r.cfg.Metrics.BroadcastDuration.Observe(time.Since(received).Seconds())
+}
+
+// claimID reports whether m may publish message id: m is in its room and
+// its client id has not published id there. A remembered id is acked, or,
+// on its way to the broker, waits to be acked to m instead of its sender.
+// A claimed id is remembered as on its way.
+func (r *Registry) claimID(m *Member, id string) bool {
 	rm := m.room
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	if m.index < 0 {
 		return false // m left meanwhile
 	}
-	now := r.cfg.Clock()
-	sent := rm.sent[m.id]
-	if seq, ok := sent.seqOf(id); ok {
-		m.out.Send(ackFrame(rm.name, id, seq, r.cfg.Now()), now)
+	r.hook("publish")
+	key := awaitKey{m.id, id}
+	if seq, ok := rm.sent[m.id].seqOf(id); ok {
+		if seq == 0 {
+			rm.awaiting[key] = m
+		} else {
+			m.out.Send(ackFrame(rm.name, id, seq, r.cfg.Now()), r.cfg.Clock())
+		}
 		return false
 	}
-	frame := r.orderLocked(rm, m.id, text)
-	if sent == nil {
+	rm.sentLocked(m.id).add(id, 0)
+	if rm.awaiting == nil {
+		rm.awaiting = make(map[awaitKey]*Member)
+	}
+	rm.awaiting[key] = m
+	return true
+}
+
+// unclaimID forgets message id of m, which the broker could not order: it
+// may be sent again.
+func (r *Registry) unclaimID(m *Member, id string) {
+	rm := m.room
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if s := rm.sent[m.id]; s != nil {
+		s.forget(id)
+	}
+	delete(rm.awaiting, awaitKey{m.id, id})
+}
+
+// ackLocked remembers the id of msg, just ordered, and acks it to the
+// member that waits for it on this node. The ids of a client id that is
+// not in the room on this node (it sent on another) count as departed, so
+// that they are bounded as those of client ids that left are.
+func (r *Registry) ackLocked(rm *room, msg Message) {
+	s := rm.sentLocked(msg.ClientID)
+	s.set(msg.ID, msg.Seq)
+	if rm.ids[msg.ClientID] == 0 && s.left == 0 {
+		rm.departLocked(msg.ClientID)
+	}
+	key := awaitKey{msg.ClientID, msg.ID}
+	if m := rm.awaiting[key]; m != nil {
+		delete(rm.awaiting, key)
+		if m.index >= 0 {
+			m.out.Send(ackFrame(rm.name, msg.ID, msg.Seq, msg.Time), r.cfg.Clock())
+		}
+	}
+}
+
+// sentLocked returns the ids of client id, made if missing.
+func (rm *room) sentLocked(id string) *sentIDs {
+	s := rm.sent[id]
+	if s == nil {
 		if rm.sent == nil {
 			rm.sent = make(map[string]*sentIDs)
 		}
-		sent = &sentIDs{}
-		rm.sent[m.id] = sent
+		s = &sentIDs{}
+		rm.sent[id] = s
 	}
-	sent.add(id, rm.seq)
-	r.hook("publish")
-	m.out.Send(ackFrame(rm.name, id, rm.seq, r.cfg.Now()), now)
-	rm.deliverLocked(frame, now, false)
-	return true
+	return s
 }
 
 func ackFrame(room, id string, seq uint64, now time.Time) []byte {

@@ -46,6 +46,9 @@ type Config struct {
 	// MaxMessageBytes is announced to clients in the welcome event.
 	MaxMessageBytes int
 
+	// Broker orders the rooms' messages; nil means the in-process one.
+	Broker Broker
+
 	Metrics *metrics.Metrics // required
 	// Clock is the outbound pool's clock (outbound.Pool.Clock), passed to
 	// every Send; nil means a monotonic clock of the registry's own.

@@ -26,12 +26,25 @@
 // members so that presence never costs more than 1,000 frames per interval:
 // a ramp of N clients costs O(N) frames rather than O(N²).
 //
-// Seam: Publish orders a message (room.order) and then delivers it to the
-// room's local members (room.deliverLocked). A broker that orders messages
-// across processes goes between the two.
+// Seam: a Broker orders every room's messages. Publish hands a message to
+// the room's Feed; the broker numbers it (Message.Epoch and Seq) and hands
+// it back, to every node's registry, through the deliver function of Open,
+// where orderLocked keeps it in history and deliverLocked queues it for the
+// room's local members. Nobody delivers a message but from its feed, the
+// sender's node included, so every node sees one order. Config.Broker nil
+// is the in-process broker (one process; a room's seqs start at 1 under a
+// new epoch with every incarnation); package broker has one on NATS
+// JetStream, where a room's history outlives its members and the process.
+// The registry does not know which it has.
 //
-// Lock order: Registry.mu, then room.mu, then history.mu, then
-// outbound.Conn's lock (taken by Send).
+// A room is attached to its broker (Broker.Open, which may wait on the
+// network, with no lock held) by the join that makes it, and detached by
+// the leave that empties it.
+//
+// Lock order: a feed's lock (the in-process feed's, or the delivery lock
+// of package broker's), then Registry.mu, then room.mu, then history.mu,
+// then outbound.Conn's lock (taken by Send). In fact Registry.mu is never
+// held with a feed's lock.
 //
 // Usage:
 //

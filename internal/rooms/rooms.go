@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chatplatform/chat/internal/metrics"
 	"github.com/chatplatform/chat/internal/outbound"
 	"github.com/chatplatform/chat/internal/protocol"
 )
@@ -44,9 +45,13 @@ type Registry struct {
 type room struct {
 	// Static after construction.
 	name  string
-	epoch string
+	ready chan struct{} // closed once the room is attached to its broker; never reopened
+	// Static once ready is closed.
+	feed    Feed
+	openErr error // the broker's refusal; the room is forgotten then
 
 	mu            sync.Mutex
+	epoch         string         // changes when the broker's history of the room restarts; guarded by mu
 	members       []*Member      // one per connection; guarded by mu
 	ids           map[string]int // connections per client id; guarded by mu
 	seq           uint64         // guarded by mu
@@ -56,10 +61,12 @@ type room struct {
 	lastPresence  int64          // clock; guarded by mu
 	dead          bool           // removed from Registry.rooms; guarded by mu
 	// sent and departed are the dedupe window of PublishID (see sentIDs);
-	// guarded by mu.
+	// awaiting has the member to ack each id on its way to the broker
+	// from this node. Guarded by mu.
 	sent       map[string]*sentIDs
 	departed   []departure
 	departures uint64
+	awaiting   map[awaitKey]*Member
 }
 
 // Member is one client's membership of a room.
@@ -69,6 +76,7 @@ type Member struct {
 	extended bool
 	out      *outbound.Conn
 	room     *room
+	failed   func(error) // tells the member a message of its was not ordered
 
 	index int // position in room.members, -1 once left; guarded by room.mu
 	// typingAt is the clock before which the member's typing is not
@@ -79,8 +87,12 @@ type Member struct {
 // ID returns the member's client id.
 func (m *Member) ID() string { return m.id }
 
-// Epoch returns the epoch of the member's room.
-func (m *Member) Epoch() string { return m.room.epoch }
+// Epoch returns the current epoch of the member's room.
+func (m *Member) Epoch() string {
+	m.room.mu.Lock()
+	defer m.room.mu.Unlock()
+	return m.room.epoch
+}
 
 // New creates a registry and starts its presence loop.
 func New(cfg Config) *Registry {
@@ -93,6 +105,10 @@ func New(cfg Config) *Registry {
 		rooms: make(map[string]*room),
 	}
 	cfg.Metrics.HistoryBytes.Set(0)
+	if cfg.Broker == nil {
+		r.cfg.Broker = localBroker{}
+		cfg.Metrics.BrokerConnected.Set(1)
+	}
 	r.done.Add(1)
 	go r.presenceLoop()
 	return r
@@ -111,6 +127,9 @@ func (r *Registry) Close() {
 	close(r.stop)
 	r.done.Wait()
 }
+
+// Ready reports whether the registry's broker can order messages now.
+func (r *Registry) Ready() bool { return r.cfg.Broker.Ready() }
 
 func (r *Registry) hook(point string) {
 	if h := r.testHook.Load(); h != nil {
@@ -145,6 +164,7 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	defer rm.mu.Unlock()
 	r.hook("join")
 	m := &Member{id: req.ClientID, extended: req.Extended, out: req.Out, room: rm, index: len(rm.members)}
+	m.failed = func(error) { r.publishFailed(m) }
 	rm.members = append(rm.members, m)
 	rm.ids[m.id]++
 	first := rm.ids[m.id] == 1
@@ -181,21 +201,60 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	return m, nil
 }
 
-// lockRoom returns the live room called name, made if missing, locked.
+// lockRoom returns the live room called name, made and attached to the
+// broker if missing, locked.
 func (r *Registry) lockRoom(name string) (*room, error) {
+	for {
+		rm, made, err := r.findRoom(name)
+		if err != nil {
+			return nil, err
+		}
+		if made {
+			r.open(rm)
+		}
+		<-rm.ready
+		if rm.openErr != nil {
+			return nil, rm.openErr
+		}
+		rm.mu.Lock()
+		if !rm.dead {
+			return rm, nil
+		}
+		rm.mu.Unlock() // emptied and forgotten meanwhile: make it again
+	}
+}
+
+// findRoom returns the room called name, and whether it was made now (it
+// is to be opened then).
+func (r *Registry) findRoom(name string) (rm *room, made bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
-	rm := r.rooms[name]
-	if rm == nil {
-		rm = &room{name: name, epoch: newEpoch(), ids: make(map[string]int)}
-		r.rooms[name] = rm
-		r.cfg.Metrics.Rooms.Set(float64(len(r.rooms)))
+	if rm = r.rooms[name]; rm != nil {
+		return rm, false, nil
 	}
+	rm = &room{name: name, ids: make(map[string]int), ready: make(chan struct{})}
+	r.rooms[name] = rm
+	r.cfg.Metrics.Rooms.Set(float64(len(r.rooms)))
+	return rm, true, nil
+}
+
+// open attaches rm to the broker, with no lock held (it may wait on the
+// network), and forgets rm if the broker refuses.
+func (r *Registry) open(rm *room) {
+	feed, epoch, err := r.cfg.Broker.Open(rm.name, func(msg Message) { r.receive(rm, msg) })
 	rm.mu.Lock()
-	return rm, nil
+	rm.feed, rm.openErr = feed, err
+	if err == nil && rm.epoch == "" {
+		rm.epoch = epoch // no message was delivered
+	}
+	rm.mu.Unlock()
+	close(rm.ready)
+	if err != nil {
+		r.forget(rm)
+	}
 }
 
 // newEpoch returns a fresh epoch: 64 random bits, which no earlier
@@ -299,48 +358,105 @@ func (r *Registry) leave(m *Member) (empty bool) {
 	return false
 }
 
-// forget removes rm from the registry if it is still empty.
+// forget removes rm from the registry, and detaches it from its broker,
+// if it is still empty.
 func (r *Registry) forget(rm *room) {
+	if r.remove(rm) && rm.feed != nil {
+		rm.feed.Close() // with no lock held: a delivery may be waiting for the room's
+	}
+}
+
+// remove removes rm from the registry if it is still empty, and reports
+// whether it did.
+func (r *Registry) remove(rm *room) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	if len(rm.members) > 0 || rm.dead {
-		return
+		return false
 	}
 	rm.dead = true
 	delete(r.rooms, rm.name)
 	r.cfg.Metrics.Rooms.Set(float64(len(r.rooms)))
 	r.history.drop(&rm.log)
+	return true
 }
 
-// Publish sends text from m to every member of m's room, m included, as
-// the room's next message. received is when the message arrived; the time
-// until it is queued for every member is observed as the broadcast
-// duration.
+// Publish sends text from m to every member of m's room, m included, on
+// every node, as the room's next message; the broker orders it (see
+// Broker). received is when the message arrived; the time until it is
+// queued for every local member (with the in-process broker), or handed to
+// the broker, is observed as the broadcast duration. A message the broker
+// cannot order is dropped, and m told with an error event if it asked for
+// extension events. text is not retained.
 func (r *Registry) Publish(m *Member, text []byte, received time.Time) {
 	r.publish(m, text)
 	r.cfg.Metrics.BroadcastDuration.Observe(time.Since(received).Seconds())
 }
 
 func (r *Registry) publish(m *Member, text []byte) {
-	rm := m.room
-	rm.mu.Lock()
-	defer rm.mu.Unlock()
-	if m.index < 0 {
-		return // m left meanwhile
+	if r.present(m) {
+		m.room.feed.Publish(Message{ClientID: m.id, Text: text, Time: r.cfg.Now()}, m.failed)
 	}
-	frame := r.orderLocked(rm, m.id, text)
-	r.hook("publish")
-	rm.deliverLocked(frame, r.cfg.Clock(), false)
 }
 
-// orderLocked gives text from id the room's next seq, keeps it in the
-// history and returns its frame.
-func (r *Registry) orderLocked(rm *room, id string, text []byte) []byte {
-	rm.seq++
-	ev := protocol.Event{Type: protocol.TypeMessage, ClientID: id, Message: string(text), Room: rm.name,
-		Time: r.cfg.Now(), Seq: rm.seq}
+// present reports whether m is still in its room.
+func (r *Registry) present(m *Member) bool {
+	m.room.mu.Lock()
+	defer m.room.mu.Unlock()
+	if m.index < 0 {
+		return false // m left meanwhile
+	}
+	r.hook("publish")
+	return true
+}
+
+// publishFailed tells m that a message of its was dropped.
+func (r *Registry) publishFailed(m *Member) {
+	r.cfg.Metrics.MessagesRejected.WithLabelValues(string(metrics.RejectUnavailable)).Inc()
+	if m.extended {
+		m.out.Send(protocol.NewFrame(&protocol.Event{Type: protocol.TypeError, Code: protocol.ErrorUnavailable,
+			Message: "the message could not be delivered now: dropped, send it again later", Time: r.cfg.Now()}), r.cfg.Clock())
+	}
+}
+
+// receive takes msg, ordered by the broker, as rm's next message: keeps
+// it and queues it for every local member.
+func (r *Registry) receive(rm *room, msg Message) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	r.cfg.Metrics.BrokerMessages.Inc()
+	if rm.dead {
+		return
+	}
+	if frame := r.orderLocked(rm, msg); frame != nil {
+		if msg.ID != "" {
+			r.ackLocked(rm, msg)
+		}
+		rm.deliverLocked(frame, r.cfg.Clock(), false)
+	}
+}
+
+// orderLocked makes msg the room's latest message, keeps it in the history
+// and returns its frame; nil when the room had it already. A message of
+// another epoch starts the history again; one past the next seq (messages
+// expired while the feed was away) too, so that the history kept never
+// has a hole and a resume from before it is told of a gap.
+func (r *Registry) orderLocked(rm *room, msg Message) []byte {
+	switch {
+	case msg.Epoch != rm.epoch:
+		r.history.drop(&rm.log)
+		rm.epoch = msg.Epoch
+	case msg.Seq <= rm.seq:
+		return nil
+	case msg.Seq > rm.seq+1:
+		r.history.drop(&rm.log)
+		r.cfg.Metrics.BrokerGaps.Inc()
+	}
+	rm.seq = msg.Seq
+	ev := protocol.Event{Type: protocol.TypeMessage, ClientID: msg.ClientID, Message: string(msg.Text), Room: rm.name,
+		Time: msg.Time, Seq: rm.seq}
 	frame := protocol.NewFrame(&ev)
 	r.history.add(&rm.log, rm.seq, frame)
 	return frame

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/chatplatform/chat/internal/auth"
+	"github.com/chatplatform/chat/internal/metrics"
 	"github.com/chatplatform/chat/internal/outbound"
 	"github.com/chatplatform/chat/internal/protocol"
 	"github.com/chatplatform/chat/internal/rooms"
@@ -58,6 +59,10 @@ type Config struct {
 	Logger *zap.Logger
 	// Registry receives the metrics and serves /metrics; nil means a new one.
 	Registry *prometheus.Registry
+	// Metrics are the collectors, registered on Registry by metrics.New,
+	// for a caller that needs them before the server (a rooms.Broker); nil
+	// means the server registers its own.
+	Metrics *metrics.Metrics
 
 	// MaxConnections caps open WebSocket connections; beyond it upgrades
 	// get HTTP 503. Zero means MaxDescriptors minus MaxHandshakes,

@@ -27,7 +27,8 @@ var ErrServerClosed = errors.New("server: closed")
 // Lock order, across packages: session.readMu, then Server.mu or
 // sessions.mu or handshakes.mu (never two of these at once), then
 // rooms.Registry.mu, then a room's lock, then the history lock, then an
-// outbound.Conn's lock; handshake.mu before handshakes.mu; identities.mu
+// outbound.Conn's lock (a room's broker feed locks come before the room's
+// lock, never with Registry.mu; see package rooms); handshake.mu before handshakes.mu; identities.mu
 // before an outbound.Conn's lock (a probe ping), and never held while
 // another of these is taken; pageConns.mu is a leaf.
 type Server struct {
@@ -63,7 +64,10 @@ type Server struct {
 // New builds a server from cfg and registers its metrics.
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	m := metrics.New(cfg.Registry)
+	m := cfg.Metrics
+	if m == nil {
+		m = metrics.New(cfg.Registry)
+	}
 	m.ConnectionLimit.Set(float64(cfg.MaxConnections))
 	p, err := netpoll.New(netpoll.Config{Workers: cfg.ReadWorkers})
 	if err != nil {
@@ -188,8 +192,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.stopErr
 }
 
-// Ready reports whether the server accepts new connections.
-func (s *Server) Ready() bool { return !s.draining.Load() }
+// Ready reports whether the server accepts new connections: it is not
+// draining, and its rooms' broker can order messages (in a cluster, NATS
+// is reachable).
+func (s *Server) Ready() bool { return !s.draining.Load() && s.rooms.Ready() }
 
 func (s *Server) hook(point string, payload []byte) {
 	if s.testHook != nil {

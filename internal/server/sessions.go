@@ -40,11 +40,8 @@ func newSessions(s *Server) *sessions {
 func (ss *sessions) reserve() error {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	switch {
-	case ss.closed:
-		return errDraining
-	case ss.reserved+len(ss.list) >= ss.srv.cfg.MaxConnections:
-		return errFull
+	if err := ss.availableLocked(); err != nil {
+		return err
 	}
 	ss.reserved++
 	return nil
@@ -54,6 +51,10 @@ func (ss *sessions) reserve() error {
 func (ss *sessions) available() error {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	return ss.availableLocked()
+}
+
+func (ss *sessions) availableLocked() error {
 	switch {
 	case ss.closed:
 		return errDraining

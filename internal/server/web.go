@@ -46,7 +46,11 @@ func newWebServer(s *Server) *webServer {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !s.Ready() {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte("draining\n"))
+			if s.draining.Load() {
+				w.Write([]byte("draining\n"))
+			} else {
+				w.Write([]byte("broker unavailable\n"))
+			}
 			return
 		}
 		w.Write([]byte("ready\n"))

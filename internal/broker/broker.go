@@ -1,0 +1,232 @@
+package broker
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/chatplatform/chat/internal/metrics"
+	"github.com/chatplatform/chat/internal/rooms"
+)
+
+// Defaults of Config, one constant each so that documentation cannot drift.
+const (
+	DefaultStream   = "CHAT"
+	DefaultReplicas = 1
+	DefaultStorage  = "file"
+	// DefaultMaxAge is how long the stream keeps a message.
+	DefaultMaxAge = 24 * time.Hour
+	// DefaultMaxBytes bounds the stream's bytes over all rooms.
+	DefaultMaxBytes = 1 << 30
+	// DefaultConnectTimeout bounds connecting and creating the stream at
+	// start.
+	DefaultConnectTimeout = 5 * time.Second
+	// reconnectWait is the pause between reconnect attempts to one server
+	// (nats.go adds jitter); reconnects go on for ever.
+	reconnectWait = 500 * time.Millisecond
+	// requestTimeout bounds one JetStream request: a publish acknowledgement,
+	// a look-up, a consumer creation.
+	requestTimeout = 2 * time.Second
+	// openTimeout bounds Open's wait for a room's kept messages.
+	openTimeout = 5 * time.Second
+	// maxAttempts bounds the publishes of one message that lose the race
+	// for the room's next seq to another node's (then it is refused).
+	maxAttempts = 32
+	// queueLength is how many messages of one room may wait on one node
+	// for their turn to be published; past it they are refused.
+	queueLength = 1024
+)
+
+// Config configures a Broker. Zero values mean the defaults above.
+type Config struct {
+	// URLs are the NATS servers, comma-separated (nats://host:4222,...).
+	URLs string
+	// Creds is a NATS credentials file (JWT and nkey seed); empty: none.
+	Creds string
+	// Name is the connection name NATS monitoring shows.
+	Name string
+	// Stream is the JetStream stream holding every room's messages, on
+	// subjects Stream.room.<base64url(room)>; created if missing, its
+	// limits updated otherwise.
+	Stream string
+	// Replicas is the stream's replica count (1 or, on a NATS cluster, 3).
+	Replicas int
+	// Storage is "file" (history survives a NATS restart) or "memory".
+	Storage string
+	// History, MaxBytes and MaxAge bound what the stream keeps: messages
+	// per room (MaxMsgsPerSubject), bytes over all rooms (MaxBytes) and
+	// age (MaxAge); the oldest go first.
+	History  int
+	MaxBytes int64
+	MaxAge   time.Duration
+	// ConnectTimeout bounds connecting and creating the stream.
+	ConnectTimeout time.Duration
+
+	Logger  *zap.Logger      // nil: none
+	Metrics *metrics.Metrics // required
+}
+
+func (c Config) withDefaults() Config {
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = DefaultReplicas
+	}
+	if c.Storage == "" {
+		c.Storage = DefaultStorage
+	}
+	if c.History <= 0 {
+		c.History = rooms.DefaultHistory
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = DefaultMaxAge
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return c
+}
+
+// Broker is a rooms.Broker on NATS JetStream.
+type Broker struct {
+	// Static after Connect.
+	cfg    Config
+	log    *zap.Logger
+	m      *metrics.Metrics
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	sc     jetstream.StreamConfig
+}
+
+var _ rooms.Broker = (*Broker)(nil)
+
+// Connect connects to NATS and creates the stream if missing (or updates
+// its limits). It fails, without waiting for NATS to come, when no server
+// answers within cfg.ConnectTimeout. Once connected, the Broker reconnects
+// for ever after a loss; meanwhile Ready is false and publishes fail.
+func Connect(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg = cfg.withDefaults()
+	var storage jetstream.StorageType
+	switch cfg.Storage {
+	case "file":
+		storage = jetstream.FileStorage
+	case "memory":
+		storage = jetstream.MemoryStorage
+	default:
+		return nil, fmt.Errorf("nats storage %q: want file or memory", cfg.Storage)
+	}
+	if strings.ContainsAny(cfg.Stream, ".*> \t") {
+		return nil, fmt.Errorf("nats stream name %q: no dots, wildcards or spaces", cfg.Stream)
+	}
+	b := &Broker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics}
+	b.sc = jetstream.StreamConfig{
+		Name:              cfg.Stream,
+		Description:       "chat rooms' messages, one subject per room",
+		Subjects:          []string{cfg.Stream + ".room.*"},
+		Storage:           storage,
+		Replicas:          cfg.Replicas,
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxMsgsPerSubject: int64(cfg.History),
+		MaxBytes:          cfg.MaxBytes,
+		MaxAge:            cfg.MaxAge,
+		AllowDirect:       true,
+	}
+	opts := []nats.Option{
+		nats.Name(cfg.Name),
+		nats.Timeout(cfg.ConnectTimeout),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(reconnectWait),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			b.m.BrokerConnected.Set(0)
+			b.log.Warn("nats disconnected", zap.Error(err))
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.log.Info("nats reconnected", zap.String("server", nc.ConnectedUrlRedacted()))
+			// A NATS server that lost its store (memory storage) has no
+			// stream: make it again before saying ready.
+			go b.reconnected()
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { b.m.BrokerConnected.Set(0) }),
+	}
+	if cfg.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	}
+	nc, err := nats.Connect(cfg.URLs, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats %s: %w", cfg.URLs, err)
+	}
+	b.nc = nc
+	if b.js, err = jetstream.New(nc); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	if err := b.ensureStream(cctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	b.m.BrokerConnected.Set(1)
+	b.log.Info("nats connected", zap.String("server", nc.ConnectedUrlRedacted()), zap.String("stream", cfg.Stream),
+		zap.String("storage", cfg.Storage), zap.Int("replicas", cfg.Replicas))
+	return b, nil
+}
+
+// ensureStream creates the stream, or updates its limits.
+func (b *Broker) ensureStream(ctx context.Context) error {
+	s, err := b.js.CreateOrUpdateStream(ctx, b.sc)
+	if err != nil {
+		return fmt.Errorf("create or update stream %s: %w", b.sc.Name, err)
+	}
+	b.stream = s
+	return nil
+}
+
+// reconnected makes sure the stream exists after a reconnect, then marks
+// the broker ready.
+func (b *Broker) reconnected() {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	if _, err := b.js.CreateOrUpdateStream(ctx, b.sc); err != nil {
+		b.log.Warn("stream after reconnect", zap.Error(err))
+	}
+	if b.nc.IsConnected() {
+		b.m.BrokerConnected.Set(1)
+	}
+}
+
+// Ready reports whether the broker is connected to NATS.
+func (b *Broker) Ready() bool { return b.nc.IsConnected() }
+
+// Close closes the connection to NATS; rooms' feeds stop receiving.
+func (b *Broker) Close() { b.nc.Close() }
+
+// subject returns the subject of room's messages: room names may hold any
+// character, subjects may not.
+func (b *Broker) subject(room string) string {
+	return b.cfg.Stream + ".room." + base64.RawURLEncoding.EncodeToString([]byte(room))
+}
+
+// isWrongLastSeq reports whether err is a publish refused because another
+// message took the room's next seq (10071; 10164 on replicated streams).
+func isWrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}

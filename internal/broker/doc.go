@@ -1,0 +1,51 @@
+// Package broker is a rooms.Broker on NATS JetStream: it makes the chat
+// servers that share a NATS cluster one chat, where a room is one room
+// across all of them.
+//
+// One stream (Config.Stream, default CHAT) holds every room's messages, a
+// subject per room (CHAT.room.<base64url(room)>), bounded by the history
+// limits: Config.History messages per room (MaxMsgsPerSubject), MaxBytes
+// over all rooms, MaxAge; the oldest go first. The stream is created if
+// missing. The body of a message is its text; headers carry its seq,
+// epoch, sender and time.
+//
+// Order, seq and epoch: the stream is the one sequencer. A node publishes
+// a room's message with Chat-Seq one past the room's latest and
+// Nats-Expected-Last-Subject-Sequence set to that latest's stream
+// sequence, so the stream stores it only if no other message took the
+// place meanwhile (compare and set); when one did, the node looks the
+// latest up and tries again. A room's seq therefore grows by exactly one
+// per message on every node, and a resume's gap is known from the seqs
+// alone, as in one process. The price is one publish in flight per room
+// per node and a retry per lost race: a room's rate is bounded by about
+// one message per stream round trip (see the README's figures). The epoch
+// is a random string the first message of a history chooses and every
+// later one copies; it changes when the room's history starts again
+// (every kept message expired, or the stream was purged or made again),
+// since the next message then follows nothing. So that a room with nothing
+// kept has one epoch on every node before its first message, the node
+// that opens it publishes a marker (seq 0, never delivered, with a fresh
+// epoch) by the same compare and set; the others read it. A history that
+// restarts under live members (its messages expired while the room was
+// open) takes the epoch of the node whose message comes first: members
+// welcomed before are told of a gap on their next resume, which is
+// conservative.
+//
+// Delivery: each room with members on a node has an ordered consumer of
+// its subject, from its first kept message; every message, the node's own
+// included, is delivered from it, never from a publish acknowledgement, so
+// that every node sees one order. The ordered consumer recreates itself
+// from the last delivered sequence after a loss (a NATS restart), which
+// refetches whatever the room missed.
+//
+// Faults: Connect fails when NATS does not answer. After a loss the
+// connection is retried for ever; meanwhile Ready is false (the server's
+// /readyz is 503) and publishes are refused at once (the sender gets an
+// error event).
+//
+// Usage:
+//
+//	b, err := broker.Connect(ctx, broker.Config{URLs: "nats://127.0.0.1:4222", Metrics: m})
+//	defer b.Close()
+//	reg := rooms.New(rooms.Config{Broker: b, Metrics: m})
+package broker

@@ -1,0 +1,278 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/chatplatform/chat/internal/rooms"
+)
+
+// Headers of a room's message in the stream; the body is the text.
+const (
+	hdrSeq    = "Chat-Seq"    // the room's seq, decimal
+	hdrEpoch  = "Chat-Epoch"  // the epoch that seq counts in
+	hdrClient = "Chat-Client" // the sender's client id
+	hdrTime   = "Chat-Time"   // when the sender's node took it, Unix nanoseconds
+	hdrID     = "Chat-Id"     // the sender's id for the message, absent for none (printable ASCII)
+)
+
+// position is a room's latest message as a node knows it.
+type position struct {
+	stream uint64 // stream sequence; 0: the room has no message kept
+	seq    uint64
+	epoch  string
+}
+
+// publishReq is a message waiting for its turn to be published.
+type publishReq struct {
+	msg    rooms.Message
+	failed func(error)
+}
+
+// feed is one room's attachment to the stream: an ordered consumer of the
+// room's subject, which delivers, and one publisher goroutine, which
+// publishes the node's messages one at a time, each with the next seq and
+// the stream sequence it must follow (Nats-Expected-Last-Subject-Sequence).
+type feed struct {
+	// Static after Open.
+	b       *Broker
+	subject string
+	deliver func(rooms.Message)
+	queue   chan publishReq // never closed
+	stop    chan struct{}   // closed by Close; never reopened
+	done    sync.WaitGroup  // the publisher
+	cc      jetstream.ConsumeContext
+
+	// deliverMu serialises deliveries with Close, before the room's lock.
+	deliverMu sync.Mutex
+	closed    bool // guarded by deliverMu
+
+	mu        sync.Mutex
+	pos       position      // the latest known: delivered, acknowledged or looked up; guarded by mu
+	delivered uint64        // stream sequence of the latest delivered; guarded by mu
+	moved     chan struct{} // closed and replaced when delivered grows; guarded by mu
+
+	// Owned by the publisher.
+	pending string // epoch of the room's next history, while it has none
+}
+
+// Open implements rooms.Broker: it looks up the room's latest kept message,
+// starts an ordered consumer of every kept one and waits until that one is
+// delivered.
+func (b *Broker) Open(room string, deliver func(rooms.Message)) (rooms.Feed, string, error) {
+	f := &feed{b: b, subject: b.subject(room), deliver: deliver, queue: make(chan publishReq, queueLength),
+		stop: make(chan struct{}), moved: make(chan struct{}), pending: newEpoch()}
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	last, err := f.lookup(ctx)
+	for err == nil && last.stream == 0 {
+		last, err = f.mark(ctx)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	cons, err := b.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{f.subject}, DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return nil, "", errors.Join(rooms.ErrUnavailable, err)
+	}
+	if f.cc, err = cons.Consume(f.handle); err != nil {
+		return nil, "", errors.Join(rooms.ErrUnavailable, err)
+	}
+	for {
+		f.mu.Lock()
+		got, moved := f.delivered, f.moved
+		if last.stream > f.pos.stream {
+			f.pos = last
+		}
+		f.mu.Unlock()
+		if got >= last.stream {
+			break
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			f.close()
+			return nil, "", errors.Join(rooms.ErrUnavailable, ctx.Err())
+		}
+	}
+	f.done.Add(1)
+	go f.publisher()
+	return f, last.epoch, nil
+}
+
+// mark names the epoch of a room that has nothing kept: it publishes a
+// marker, a message of seq 0 that is never delivered, with a fresh epoch,
+// if the room still has nothing kept; the first message then takes its
+// epoch, and every node that opens the room meanwhile reads the same
+// epoch. It returns the room's latest kept message, the marker or
+// another's.
+func (f *feed) mark(ctx context.Context) (position, error) {
+	m := nats.NewMsg(f.subject)
+	m.Header.Set(hdrSeq, "0")
+	m.Header.Set(hdrEpoch, f.pending)
+	ack, err := f.b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(0))
+	if err == nil {
+		return position{stream: ack.Sequence, epoch: f.pending}, nil
+	}
+	if isWrongLastSeq(err) {
+		return f.lookup(ctx)
+	}
+	return position{}, errors.Join(rooms.ErrUnavailable, err)
+}
+
+// lookup returns the room's latest kept message's position.
+func (f *feed) lookup(ctx context.Context) (position, error) {
+	m, err := f.b.stream.GetLastMsgForSubject(ctx, f.subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return position{}, nil
+	}
+	if err != nil {
+		return position{}, errors.Join(rooms.ErrUnavailable, err)
+	}
+	seq, _ := strconv.ParseUint(m.Header.Get(hdrSeq), 10, 64)
+	return position{stream: m.Sequence, seq: seq, epoch: m.Header.Get(hdrEpoch)}, nil
+}
+
+// handle delivers one message of the ordered consumer.
+func (f *feed) handle(msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return
+	}
+	h := msg.Headers()
+	seq, err := strconv.ParseUint(h.Get(hdrSeq), 10, 64)
+	if err != nil {
+		f.b.log.Warn("message without a seq in the stream", zap.String("subject", f.subject),
+			zap.Uint64("stream_seq", meta.Sequence.Stream))
+		return
+	}
+	ns, _ := strconv.ParseInt(h.Get(hdrTime), 10, 64)
+	m := rooms.Message{Epoch: h.Get(hdrEpoch), Seq: seq, ClientID: h.Get(hdrClient), ID: h.Get(hdrID), Text: msg.Data(),
+		Time: time.Unix(0, ns)}
+	f.deliverMu.Lock()
+	if !f.closed && seq > 0 { // seq 0 is a marker (see mark)
+		f.deliver(m)
+	}
+	f.deliverMu.Unlock()
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s := meta.Sequence.Stream; s > f.pos.stream {
+		f.pos = position{stream: s, seq: seq, epoch: m.Epoch}
+	}
+	f.delivered = meta.Sequence.Stream
+	close(f.moved)
+	f.moved = make(chan struct{})
+}
+
+// Publish implements rooms.Feed: msg waits for its turn on this node.
+func (f *feed) Publish(msg rooms.Message, failed func(error)) {
+	if !f.b.Ready() {
+		failed(rooms.ErrUnavailable)
+		return
+	}
+	msg.Text = append([]byte(nil), msg.Text...)
+	select {
+	case f.queue <- publishReq{msg: msg, failed: failed}:
+	default:
+		failed(rooms.ErrUnavailable)
+	}
+}
+
+// publisher publishes the queued messages until Close; those still queued
+// then are dropped with the room.
+func (f *feed) publisher() {
+	defer f.done.Done()
+	for {
+		select {
+		case <-f.stop:
+			return
+		case req := <-f.queue:
+			if err := f.publish(req.msg); err != nil {
+				f.b.log.Debug("publish", zap.String("subject", f.subject), zap.Error(err))
+				req.failed(err)
+			}
+		}
+	}
+}
+
+// publish publishes msg as the message after the room's latest known one;
+// when another node's took that place, it looks the latest up and tries
+// again.
+func (f *feed) publish(msg rooms.Message) error {
+	start := time.Now()
+	for range maxAttempts {
+		f.mu.Lock()
+		pos := f.pos
+		f.mu.Unlock()
+		next := position{seq: pos.seq + 1, epoch: pos.epoch}
+		if pos.stream == 0 || pos.epoch == "" {
+			next = position{seq: 1, epoch: f.pending} // the room's history starts (again)
+		}
+		m := nats.NewMsg(f.subject)
+		m.Data = msg.Text
+		m.Header.Set(hdrSeq, strconv.FormatUint(next.seq, 10))
+		m.Header.Set(hdrEpoch, next.epoch)
+		m.Header.Set(hdrClient, msg.ClientID)
+		m.Header.Set(hdrTime, strconv.FormatInt(msg.Time.UnixNano(), 10))
+		if msg.ID != "" {
+			m.Header.Set(hdrID, msg.ID)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		ack, err := f.b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(pos.stream))
+		if err == nil {
+			cancel()
+			f.b.m.BrokerPublishDuration.Observe(time.Since(start).Seconds())
+			next.stream = ack.Sequence
+			f.mu.Lock()
+			if next.stream > f.pos.stream {
+				f.pos = next
+			}
+			f.mu.Unlock()
+			if next.seq == 1 {
+				f.pending = newEpoch() // a later restart of the history gets another
+			}
+			return nil
+		}
+		if !isWrongLastSeq(err) {
+			cancel()
+			return errors.Join(rooms.ErrUnavailable, err)
+		}
+		last, err := f.lookup(ctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		f.pos = last // the stream's word: it may be behind what was known, if messages expired
+		f.mu.Unlock()
+	}
+	return errors.Join(rooms.ErrUnavailable, errors.New("room too contended"))
+}
+
+// Close implements rooms.Feed.
+func (f *feed) Close() {
+	f.close()
+	close(f.stop)
+	f.done.Wait()
+}
+
+// close stops deliveries.
+func (f *feed) close() {
+	f.deliverMu.Lock()
+	f.closed = true
+	f.deliverMu.Unlock()
+	f.cc.Stop()
+}
+
+// newEpoch returns a fresh epoch: 64 random bits.
+func newEpoch() string { return strconv.FormatUint(rand.Uint64(), 36) }
