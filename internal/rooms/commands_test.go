@@ -89,7 +89,7 @@ func TestPublishIDDedupeWindow(t *testing.T) {
 	for i := range DepartedKept {
 		if i == DepartedKept-1 {
 			// One departure short of forgetting ana.
-			ana, pa = b.join(t, "ana", "r", NoResume, "")
+			ana, _ = b.join(t, "ana", "r", NoResume, "")
 			b.reg.PublishID(ana, []byte("hello"), "a1", time.Now())
 			expectNothingNew()
 			b.reg.Leave(ana)
