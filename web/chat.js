@@ -1,8 +1,12 @@
 // Chat client: one WebSocket per joined room, speaking wire protocol v1 with
 // the chat.v1 subprotocol.
 //
-// Outgoing: every text frame is a chat message. Incoming: one JSON event per
-// frame (welcome, connection, disconnection, message, presence, error).
+// Outgoing: JSON commands (chat.v1): each message as {"type":"message",
+// "text":..., "id":...}, shown as pending until the server's ack with its
+// id; an application ping; typing. Against a server that does not speak
+// chat.v1, a message is the frame's raw text. Incoming: one JSON event per
+// frame (welcome, connection, disconnection, message, presence, error,
+// ack, pong, typing).
 // User-supplied text is only ever written with textContent; links in it are
 // made with createElement after URL parsing allowed their scheme. A sign-in
 // token (from the page URL's #token= or ?token=, or the token field) is
@@ -25,6 +29,14 @@ const STICK_PX = 80; // "at the bottom" slack for auto-scroll
 const GROUP_MS = 5 * 60 * 1000; // messages of one sender this close share one name and time
 const TAB_BEAT_MS = 30000; // how often a joined tab renews its name in the tab registry
 const TAB_FRESH_MS = 150000; // registry entries older than this belong to tabs that are gone
+const TICK_MS = 1000; // how often the heartbeat, pending messages and typing are looked after
+const PING_MS = 10000; // an application ping this often while connected
+const WATCHDOG_MS = 2 * PING_MS; // no frame for this long, and a ping unanswered for PING_MS: the server is not responding
+const CONNECT_TIMEOUT_MS = 10000; // an upgrade unanswered this long is abandoned (a frozen server accepts TCP connections)
+const PENDING_FAIL_MS = 30000; // a message unconfirmed for this long while connected is marked failed
+const PENDING_MAX_SENDS = 4; // or once it was sent on this many connections without an ack
+const TYPING_SEND_MS = 2000; // least time between two typing commands (the server forwards one per 2 s)
+const TYPING_SHOW_MS = 5000; // a typing indicator lasts this long after the last typing event
 
 // Close codes: what the page says, and what it does. retry: reconnect with
 // backoff; error: counts towards ERROR_CLOSE_LIMIT; token: a new sign-in
@@ -65,6 +77,7 @@ const el = {
   leave: $("leave-btn"),
   joinError: $("join-error"),
   messages: $("messages"),
+  typing: $("typing"),
   emptyHint: $("empty-hint"),
   newMsgs: $("new-msgs"),
   sendForm: $("send-form"),
@@ -92,7 +105,11 @@ const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", year: "n
 //   rows: Node[]          rendered rows
 //   lastDay: string       local day ("YYYY-MM-DD") of the last dated row
 //   group: {sender, at}|null  the message group the next message may join
+//   pending: Map<id, Pending>  own messages not yet confirmed, oldest first
 // }
+// Pending: {id, text, row, sentOn: WebSocket|null, sends, waited (ms
+// connected since sent), seq (from the ack, until the message itself
+// arrives), failed}
 const rooms = new Map();
 
 const state = {
@@ -118,6 +135,15 @@ const state = {
   firstJoin: false, // this connection is the page's first to its room
   replayUntil: null, // seq of the last replayed message, while a replay is under way
   unread: [], // rows of others' messages not seen yet, oldest first
+  v1: false, // this connection speaks chat.v1 (commands, acks, pongs)
+  openedAt: 0, // when the current socket was made, or opened
+  lastFrameAt: 0, // when the server last sent a frame on this connection
+  pingOutstanding: 0, // when the oldest unanswered ping was sent, 0 for none
+  lastPingAt: 0,
+  lastTick: 0,
+  msgSeq: 0, // numbers the ids of this tab's messages
+  typingSentAt: 0, // when this page last said it is typing
+  typers: new Map(), // client_id -> time its typing indicator expires
 };
 
 // nameProblem returns why name cannot be used as a client_id (kind
@@ -140,7 +166,7 @@ export function nameProblem(name, kind, what) {
 function roomMemory(room) {
   let m = rooms.get(room);
   if (!m) {
-    m = { lastSeq: null, epoch: null, joined: false, rows: [], lastDay: "", group: null };
+    m = { lastSeq: null, epoch: null, joined: false, rows: [], lastDay: "", group: null, pending: new Map() };
     rooms.set(room, m);
   }
   return m;
@@ -324,7 +350,9 @@ function append(row, force, date) {
       rows.unshift(sep);
     }
   }
-  el.messages.append(...rows);
+  // Pending messages stay last.
+  const firstPending = el.messages.querySelector(":scope > .pending-msg");
+  for (const r of rows) el.messages.insertBefore(r, firstPending);
   mem.rows.push(...rows);
   while (mem.rows.length > MAX_RENDERED) mem.rows.shift().remove();
   if (stick) scrollToBottom();
@@ -529,8 +557,9 @@ function showRoom(room) {
     if (node !== el.emptyHint) node.remove();
   }
   const mem = roomMemory(room);
-  el.messages.append(...mem.rows);
-  el.emptyHint.hidden = mem.rows.length > 0;
+  el.messages.append(...mem.rows, ...[...mem.pending.values()].map((p) => p.row));
+  el.emptyHint.hidden = mem.rows.length > 0 || mem.pending.size > 0;
+  clearTypers();
   el.emptyHint.textContent = "No messages yet.";
   el.messages.removeAttribute("aria-busy");
   scrollToBottom();
@@ -570,16 +599,24 @@ function open() {
   state.ownJoinPending = false;
   state.firstJoin = mem.lastSeq === null;
   state.replayUntil = null;
+  state.v1 = false;
+  state.openedAt = Date.now();
   let opened = false;
   let openedAt = 0;
   const joinId = state.joinId;
   const retrying = state.phase === "reconnecting";
-  setPhase("connecting", retrying ? "Reconnecting…" : "Connecting…", retrying ? "" : "Connecting");
+  const again = state.retryWhy ? `${state.retryWhy} Reconnecting…` : "Reconnecting…";
+  setPhase("connecting", retrying ? again : "Connecting…", retrying ? "" : "Connecting");
 
   ws.onopen = () => {
     if (state.ws !== ws) return;
     opened = true;
     openedAt = Date.now();
+    state.v1 = ws.protocol === SUBPROTOCOL;
+    state.openedAt = openedAt;
+    state.lastFrameAt = openedAt;
+    state.lastPingAt = openedAt;
+    state.pingOutstanding = 0;
     state.ownJoinPending = true;
     state.socketFails = 0;
     state.retryWhy = "";
@@ -588,6 +625,8 @@ function open() {
   };
   ws.onmessage = (e) => {
     if (state.ws !== ws) return;
+    state.lastFrameAt = Date.now();
+    state.pingOutstanding = 0;
     let ev;
     try {
       ev = JSON.parse(e.data);
@@ -603,6 +642,7 @@ function open() {
     state.members.clear();
     state.memberCount = 0;
     renderMembers();
+    clearTypers();
     if (opened) {
       if (Date.now() - openedAt >= STABLE_MS) state.errorCloses = 0;
       onClose(e.code);
@@ -745,13 +785,28 @@ function askForToken(message) {
 }
 
 function handleEvent(ev) {
-  if (ev.type !== "message") endReplay();
+  // Answers to commands and typing are not part of a replay; anything else
+  // but a message ends one.
+  if (!["message", "ack", "pong", "typing"].includes(ev.type)) endReplay();
   switch (ev.type) {
     case "welcome":
       onWelcome(ev);
       break;
+    case "ack":
+      if (ev.room === state.room) onAck(ev);
+      break;
+    case "pong":
+      break; // its arrival is what the heartbeat needs
+    case "typing":
+      if (typeof ev.client_id === "string" && ev.client_id !== state.user) {
+        state.typers.set(ev.client_id, Date.now() + TYPING_SHOW_MS);
+        renderTypers();
+      }
+      break;
     case "message": {
       const mem = roomMemory(state.room);
+      if (state.typers.delete(ev.client_id)) renderTypers();
+      confirmedBySeq(mem, ev.seq);
       let replayed = false;
       if (typeof ev.seq === "number") {
         if (mem.lastSeq !== null && ev.seq <= mem.lastSeq) return; // already shown
@@ -836,6 +891,7 @@ function onWelcome(ev) {
   state.memberCount = typeof ev.member_count === "number" ? ev.member_count : 0;
   renderMembers();
   updateCounter();
+  resendPending(mem);
 }
 
 function endReplay() {
@@ -885,10 +941,222 @@ function closeSocket() {
   state.members.clear();
   state.memberCount = 0;
   renderMembers();
+  clearTypers();
+}
+
+// ---- pending messages ----
+//
+// A message is sent with an id and shown last in the log, "Sending…", until
+// the server's ack with that id gives its seq; the message event with that
+// seq then takes its place in the log. On every new connection the pending
+// ones are sent again with their ids: the server publishes an id once and
+// acks a resend with the first seq, so nothing is doubled. One pending for
+// PENDING_FAIL_MS of connected time, or sent on PENDING_MAX_SENDS
+// connections, is marked failed with a Retry button.
+
+function sendMessage(text) {
+  const mem = roomMemory(state.room);
+  const p = { id: `${TAB_ID}.${++state.msgSeq}`, text, row: null, sentOn: null, sends: 0, waited: 0, seq: null, failed: false };
+  p.row = pendingRow(p);
+  mem.pending.set(p.id, p);
+  el.messages.append(p.row);
+  el.emptyHint.hidden = true;
+  scrollToBottom();
+  sendPending(p);
+}
+
+// sendPending sends p on the current connection, unless it was already.
+function sendPending(p) {
+  const ws = state.ws;
+  if (!ws || state.phase !== "connected" || p.sentOn === ws || p.failed) return;
+  p.sentOn = ws;
+  p.sends++;
+  ws.send(JSON.stringify({ type: "message", text: p.text, id: p.id }));
+}
+
+function resendPending(mem) {
+  for (const p of mem.pending.values()) {
+    if (p.seq !== null || p.failed) continue;
+    if (p.sends >= PENDING_MAX_SENDS) failPending(p);
+    else sendPending(p);
+  }
+}
+
+function pendingRow(p) {
+  const row = document.createElement("article");
+  row.className = "pending-msg";
+  // The log is a live region: the message is announced once, when it
+  // arrives from the server, not also while it is pending.
+  row.setAttribute("aria-live", "off");
+  const meta = document.createElement("header");
+  meta.className = "meta";
+  const who = document.createElement("span");
+  who.className = "sender";
+  who.textContent = state.user;
+  const you = document.createElement("span");
+  you.className = "you";
+  you.textContent = "(you)";
+  const st = document.createElement("span");
+  st.className = "pending-state";
+  st.textContent = "Sending…";
+  meta.append(who, " ", you, " ", st);
+  const body = document.createElement("p");
+  body.className = "text";
+  body.textContent = p.text;
+  row.append(meta, body);
+  return row;
+}
+
+function setPendingState(p, kind, text) {
+  p.row.dataset.state = kind;
+  p.row.querySelector(".pending-state").textContent = text;
+}
+
+function failPending(p) {
+  p.failed = true;
+  setPendingState(p, "failed", "Not sent");
+  const retry = document.createElement("button");
+  retry.type = "button";
+  retry.className = "link-btn retry-msg";
+  retry.textContent = "Retry";
+  retry.setAttribute("aria-label", `Retry sending: ${[...p.text].slice(0, 40).join("")}`);
+  retry.addEventListener("click", () => {
+    retry.remove();
+    p.failed = false;
+    p.waited = 0;
+    p.sends = 0;
+    p.sentOn = null;
+    setPendingState(p, "", "Sending…");
+    el.sendError.textContent = "";
+    sendPending(p);
+  });
+  p.row.append(retry);
+  el.sendError.textContent = "A message could not be sent: press Retry next to it.";
+}
+
+// onAck confirms a pending message. Its message event already shown (a
+// resend of a message the replay brought), the pending row goes; else it
+// waits, sent, for its message event.
+function onAck(ev) {
+  const mem = roomMemory(state.room);
+  const p = mem.pending.get(ev.id);
+  if (!p || typeof ev.seq !== "number") return;
+  if (p.failed) p.row.querySelector(".retry-msg")?.remove();
+  p.failed = false;
+  if (mem.rows.some((r) => r.dataset && r.dataset.seq === String(ev.seq))) {
+    dropPending(mem, p);
+    return;
+  }
+  p.seq = ev.seq;
+  setPendingState(p, "sent", "Sent");
+}
+
+// confirmedBySeq drops the pending message whose ack gave seq: its message
+// event arrived.
+function confirmedBySeq(mem, seq) {
+  if (typeof seq !== "number") return;
+  for (const p of mem.pending.values()) {
+    if (p.seq === seq) dropPending(mem, p);
+  }
+}
+
+function dropPending(mem, p) {
+  mem.pending.delete(p.id);
+  p.row.remove();
+  if (![...mem.pending.values()].some((q) => q.failed) && el.sendError.dataset.kind !== "size") el.sendError.textContent = "";
+}
+
+// ---- typing ----
+
+function renderTypers() {
+  const names = [...state.typers.keys()].sort((a, b) => a.localeCompare(b));
+  let text = "";
+  if (names.length === 1) text = `${names[0]} is typing…`;
+  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+  else if (names.length > 2) text = "Several people are typing…";
+  el.typing.textContent = text;
+  el.typing.hidden = text === "";
+}
+
+function clearTypers() {
+  state.typers.clear();
+  renderTypers();
+}
+
+// sendTyping tells the room this page's user is typing, at most once per
+// TYPING_SEND_MS.
+function sendTyping() {
+  const now = Date.now();
+  if (!state.v1 || !state.ws || state.phase !== "connected" || now - state.typingSentAt < TYPING_SEND_MS) return;
+  state.typingSentAt = now;
+  state.ws.send(JSON.stringify({ type: "typing" }));
+}
+
+// ---- heartbeat ----
+
+// tick runs every TICK_MS: it pings a connected server every PING_MS and
+// gives it up when it stays silent (no frame for WATCHDOG_MS, a ping
+// unanswered for PING_MS); abandons an upgrade unanswered for
+// CONNECT_TIMEOUT_MS; ages pending messages; expires typing indicators.
+function tick() {
+  const now = Date.now();
+  const elapsed = state.lastTick ? Math.min(now - state.lastTick, 5 * TICK_MS) : 0;
+  state.lastTick = now;
+  const ws = state.ws;
+  if (ws && state.phase === "connected" && state.v1) {
+    if (state.pingOutstanding && now - state.pingOutstanding >= PING_MS && now - state.lastFrameAt >= WATCHDOG_MS) {
+      serverSilent();
+      return;
+    }
+    if (now - state.lastPingAt >= PING_MS) {
+      state.lastPingAt = now;
+      if (!state.pingOutstanding) state.pingOutstanding = now;
+      ws.send(JSON.stringify({ type: "ping", id: String(now) }));
+    }
+  } else if (ws && state.phase === "connecting" && now - state.openedAt >= CONNECT_TIMEOUT_MS) {
+    ws.close(); // its close explains itself as any failed upgrade does
+  }
+  if (state.phase === "connected" && state.room) {
+    for (const p of roomMemory(state.room).pending.values()) {
+      if (p.failed || p.seq !== null) continue;
+      p.waited += elapsed;
+      if (p.waited >= PENDING_FAIL_MS) failPending(p);
+    }
+  }
+  let expired = false;
+  for (const [name, until] of state.typers) {
+    if (until <= now) expired = state.typers.delete(name);
+  }
+  if (expired) renderTypers();
+}
+setInterval(tick, TICK_MS);
+
+// serverSilent gives up a connection whose server stopped answering, says
+// so, and reconnects with backoff.
+function serverSilent() {
+  const ws = state.ws;
+  state.ws = null;
+  ws.close();
+  endReplay();
+  state.members.clear();
+  state.memberCount = 0;
+  renderMembers();
+  clearTypers();
+  notice("local", "Connection lost: the server is not responding.");
+  state.retryWhy = "Connection lost (server not responding).";
+  setNote("The server stopped responding; the page keeps trying to reconnect.");
+  scheduleReconnect();
 }
 
 function join(user, room) {
   closeSocket();
+  if (user !== state.user) {
+    // Pending messages were written by the former name: they are not sent as this one.
+    for (const mem of rooms.values()) {
+      for (const p of mem.pending.values()) p.row.remove();
+      mem.pending.clear();
+    }
+  }
   state.user = user;
   state.room = room;
   state.token = el.token.value.trim();
@@ -1055,6 +1323,7 @@ el.username.addEventListener("input", () => {
 el.input.addEventListener("input", () => {
   updateCounter();
   fitInput();
+  if (el.input.value.trim() !== "") sendTyping();
 });
 // Enter sends; Shift+Enter (and Enter while an input method composes)
 // goes into the text.
@@ -1078,7 +1347,8 @@ el.sendForm.addEventListener("submit", (e) => {
     updateCounter();
     return;
   }
-  state.ws.send(text);
+  if (state.v1) sendMessage(text);
+  else state.ws.send(text);
   el.input.value = "";
   el.sendError.textContent = "";
   updateCounter();

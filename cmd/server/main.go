@@ -106,6 +106,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	r := &c.Rooms
 	fs.IntVar(&r.NoticeLimit, "notice-limit", rooms.DefaultNoticeLimit, "largest room whose members all get join and leave notices; larger rooms get presence counts (negative: no limit)")
 	fs.DurationVar(&r.PresenceInterval, "presence-interval", rooms.DefaultPresenceInterval, "least time between presence events of a room over -notice-limit, multiplied by members/1000 in rooms over 1,000 members")
+	fs.IntVar(&r.TypingLimit, "typing-limit", rooms.DefaultTypingLimit, "largest room, in members, whose chat.v1 members get typing events (negative: none)")
+	fs.DurationVar(&r.TypingInterval, "typing-interval", rooms.DefaultTypingInterval, "least time between two typing events forwarded for one connection; those in between are dropped")
 	fs.IntVar(&r.History, "history", rooms.DefaultHistory, "recent messages a room keeps for clients that resume")
 	fs.IntVar(&r.HistoryRoomBytes, "history-room-bytes", rooms.DefaultHistoryRoomBytes, "bytes of recent messages one room keeps")
 	fs.IntVar(&r.HistoryTotalBytes, "history-total-bytes", rooms.DefaultHistoryTotalBytes, "bytes of recent messages kept over all rooms; the oldest go first")

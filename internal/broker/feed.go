@@ -21,6 +21,7 @@ const (
 	hdrEpoch  = "Chat-Epoch"  // the epoch that seq counts in
 	hdrClient = "Chat-Client" // the sender's client id
 	hdrTime   = "Chat-Time"   // when the sender's node took it, Unix nanoseconds
+	hdrID     = "Chat-Id"     // the sender's id for the message, absent for none (printable ASCII)
 )
 
 // position is a room's latest message as a node knows it.
@@ -155,7 +156,7 @@ func (f *feed) handle(msg jetstream.Msg) {
 		return
 	}
 	ns, _ := strconv.ParseInt(h.Get(hdrTime), 10, 64)
-	m := rooms.Message{Epoch: h.Get(hdrEpoch), Seq: seq, ClientID: h.Get(hdrClient), Text: msg.Data(),
+	m := rooms.Message{Epoch: h.Get(hdrEpoch), Seq: seq, ClientID: h.Get(hdrClient), ID: h.Get(hdrID), Text: msg.Data(),
 		Time: time.Unix(0, ns)}
 	f.deliverMu.Lock()
 	if !f.closed && seq > 0 { // seq 0 is a marker (see mark)
@@ -223,6 +224,9 @@ func (f *feed) publish(msg rooms.Message) error {
 		m.Header.Set(hdrEpoch, next.epoch)
 		m.Header.Set(hdrClient, msg.ClientID)
 		m.Header.Set(hdrTime, strconv.FormatInt(msg.Time.UnixNano(), 10))
+		if msg.ID != "" {
+			m.Header.Set(hdrID, msg.ID)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		ack, err := f.b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(pos.stream))
 		if err == nil {

@@ -64,6 +64,17 @@ const (
 	RejectUnavailable RejectReason = "unavailable"
 )
 
+// CommandLabel is the type label of chat_commands_total.
+type CommandLabel string
+
+// Commands counted, by type; every malformed or unknown one is "bad".
+const (
+	CommandMessage CommandLabel = "message"
+	CommandPing    CommandLabel = "ping"
+	CommandTyping  CommandLabel = "typing"
+	CommandBad     CommandLabel = "bad"
+)
+
 // Metrics is the set of the server's collectors.
 type Metrics struct {
 	Connections        prometheus.Gauge
@@ -84,6 +95,7 @@ type Metrics struct {
 	PageConnections    prometheus.Gauge
 	PageRefused        prometheus.Counter
 	HistoryBytes       prometheus.Gauge
+	Commands           *prometheus.CounterVec
 
 	// The broker's (see rooms.Broker); the in-process broker only counts
 	// BrokerMessages and keeps BrokerConnected at 1.
@@ -154,6 +166,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		HistoryBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chat_history_bytes", Help: "Bytes of messages kept for resume, over all rooms.",
 		}),
+		Commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chat_commands_total", Help: "JSON commands from chat.v1 clients, by type (bad: unknown or malformed).",
+		}, []string{"type"}),
 		BrokerPublishDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "chat_broker_publish_duration_seconds",
 			Help:    "Time from handing a message to the broker to its acknowledgement (NATS JetStream), retries included.",
@@ -173,7 +188,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.Connections, m.ConnectionLimit, m.ConnectionsOpened, m.ConnectionsClosed,
 		m.UpgradeFailures, m.MessagesReceived, m.MessagesRejected, m.MessagesDelivered,
 		m.BroadcastDuration, m.ReceivedBytes, m.SentBytes, m.Rooms, m.OutboundQueueBytes, m.Panics,
-		m.Handshakes, m.PageConnections, m.PageRefused, m.HistoryBytes,
+		m.Handshakes, m.PageConnections, m.PageRefused, m.HistoryBytes, m.Commands,
 		m.BrokerPublishDuration, m.BrokerMessages, m.BrokerGaps, m.BrokerConnected,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -188,6 +203,9 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	for _, r := range []RejectReason{RejectRateLimited, RejectTooBig, RejectInvalidUTF8, RejectBinary, RejectUnavailable} {
 		m.MessagesRejected.WithLabelValues(string(r))
+	}
+	for _, c := range []CommandLabel{CommandMessage, CommandPing, CommandTyping, CommandBad} {
+		m.Commands.WithLabelValues(string(c))
 	}
 	return m
 }

@@ -14,6 +14,11 @@
 // a message event carrying the next seq of the room; all members see one
 // order. When the client leaves, the room gets a disconnection event.
 //
+// A client that offered chat.v1 may send JSON commands instead of raw text
+// (see ParseCommand for the rule): a message with an id, which is acked to
+// it and published once however often it is resent, a ping, answered with
+// a pong, and typing, which the room's other chat.v1 members hear of.
+//
 // Every server frame is one JSON object, built once per broadcast:
 //
 //	ev := protocol.Event{Type: protocol.TypeMessage, ClientID: "ana", Room: "general", Message: "hi", Seq: 42, Time: now}

@@ -21,7 +21,11 @@ func AppendJSON(dst []byte, ev *Event) []byte {
 		dst = append(dst, `,"code":`...)
 		dst = AppendString(dst, ev.Code)
 	}
-	if ev.Type != TypeWelcome && ev.Type != TypePresence {
+	if ev.ID != "" {
+		dst = append(dst, `,"id":`...)
+		dst = AppendString(dst, ev.ID)
+	}
+	if hasMessage(ev.Type) {
 		dst = append(dst, `,"message":`...)
 		dst = AppendString(dst, ev.Message)
 	}
@@ -32,7 +36,7 @@ func AppendJSON(dst []byte, ev *Event) []byte {
 		dst = append(dst, `,"room":`...)
 		dst = AppendString(dst, ev.Room)
 	}
-	if ev.Type == TypeMessage || ev.Type == TypeWelcome {
+	if ev.Type == TypeMessage || ev.Type == TypeWelcome || ev.Type == TypeAck {
 		dst = append(dst, `,"seq":`...)
 		dst = strconv.AppendUint(dst, ev.Seq, 10)
 	}
@@ -55,6 +59,16 @@ func AppendJSON(dst []byte, ev *Event) []byte {
 		dst = AppendString(dst, ev.Epoch)
 	}
 	return append(dst, '}')
+}
+
+// hasMessage reports whether events of type typ carry "message": the
+// seed's types and error do; welcome, presence, ack, pong and typing do not.
+func hasMessage(typ string) bool {
+	switch typ {
+	case TypeWelcome, TypePresence, TypeAck, TypePong, TypeTyping:
+		return false
+	}
+	return true
 }
 
 const hexDigits = "0123456789abcdef"

@@ -14,6 +14,14 @@ const (
 	TypeDisconnection = "disconnection"
 	TypePresence      = "presence"
 	TypeError         = "error"
+	// TypeAck confirms a message command with an id to its sender, with
+	// the message's seq (chat.v1).
+	TypeAck = "ack"
+	// TypePong answers a ping command (chat.v1).
+	TypePong = "pong"
+	// TypeTyping tells a room's other chat.v1 members that a client is
+	// typing; it has no seq and is never kept.
+	TypeTyping = "typing"
 )
 
 // Limits and defaults of the protocol.
@@ -40,6 +48,9 @@ const (
 // Error codes carried by error events.
 const (
 	ErrorRateLimited = "rate_limited"
+	// ErrorBadCommand answers a JSON command that names an unknown type
+	// or whose fields are wrong; the command is dropped.
+	ErrorBadCommand = "bad_command"
 	// ErrorUnavailable: the message could not be ordered (in a cluster,
 	// NATS is unreachable) and was dropped; the client may send it again.
 	ErrorUnavailable = "unavailable"
@@ -77,4 +88,7 @@ type Event struct {
 	Epoch string
 	// Code is the machine-readable code of an error event.
 	Code string
+	// ID is the client-chosen id of the command an ack, pong or error
+	// answers; "" omits it.
+	ID string
 }

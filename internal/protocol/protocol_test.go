@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,16 @@ func TestEventJSON(t *testing.T) {
 			`{"type":"presence","timestamp":"2026-11-25T16:41:35.123Z","room":"r","member_count":5000}`},
 		{"error", Event{Type: TypeError, Code: ErrorRateLimited, Message: "slow down", Time: ts},
 			`{"type":"error","code":"rate_limited","message":"slow down","timestamp":"2026-11-25T16:41:35.123Z"}`},
+		{"bad command", Event{Type: TypeError, Code: ErrorBadCommand, ID: "c1", Message: "unknown command type", Time: ts},
+			`{"type":"error","code":"bad_command","id":"c1","message":"unknown command type","timestamp":"2026-11-25T16:41:35.123Z"}`},
+		{"ack", Event{Type: TypeAck, ID: "c1", Room: "r", Time: ts, Seq: 42},
+			`{"type":"ack","id":"c1","timestamp":"2026-11-25T16:41:35.123Z","room":"r","seq":42}`},
+		{"pong", Event{Type: TypePong, ID: "p<1>", Time: ts},
+			`{"type":"pong","id":"p\u003c1\u003e","timestamp":"2026-11-25T16:41:35.123Z"}`},
+		{"pong without id", Event{Type: TypePong, Time: ts},
+			`{"type":"pong","timestamp":"2026-11-25T16:41:35.123Z"}`},
+		{"typing", Event{Type: TypeTyping, ClientID: "ana", Room: "r", Time: ts},
+			`{"type":"typing","client_id":"ana","timestamp":"2026-11-25T16:41:35.123Z","room":"r"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,6 +82,53 @@ func FuzzStringEscaping(f *testing.F) {
 		want, _ := json.Marshal(in)
 		if got := AppendString(nil, in); !bytes.Equal(got, want) {
 			t.Fatalf("AppendString(%q) = %s, want %s", in, got, want)
+		}
+	})
+}
+
+// FuzzEventJSON checks AppendJSON against encoding/json: for every event
+// type and any field values, the output is valid JSON that encoding/json
+// decodes back to the same fields.
+func FuzzEventJSON(f *testing.F) {
+	f.Add(uint8(0), "ana", "hi", "general", "c1", "", uint64(42))
+	f.Add(uint8(7), "a\"b", "<x>", "r\u2028", "\xff", "bad_command", uint64(0))
+	types := []string{TypeMessage, TypeConnection, TypeDisconnection, TypeWelcome, TypePresence, TypeError,
+		TypeAck, TypePong, TypeTyping}
+	f.Fuzz(func(t *testing.T, typ uint8, clientID, message, room, id, code string, seq uint64) {
+		ev := Event{Type: types[int(typ)%len(types)], ClientID: clientID, Message: message, Room: room, ID: id,
+			Code: code, Seq: seq, Time: ts}
+		out := AppendJSON(nil, &ev)
+		var got map[string]any
+		dec := json.NewDecoder(bytes.NewReader(out))
+		dec.UseNumber()
+		if err := dec.Decode(&got); err != nil {
+			t.Fatalf("%s: not JSON: %v", out, err)
+		}
+		// encoding/json's own encoding of a string is what a decoder must
+		// give back for it (invalid UTF-8 becomes U+FFFD either way).
+		same := func(key, want string, present bool) {
+			v, ok := got[key]
+			if ok != present {
+				t.Fatalf("%s: %q present %v, want %v", out, key, ok, present)
+			}
+			if !present {
+				return
+			}
+			var w string
+			b, _ := json.Marshal(want)
+			json.Unmarshal(b, &w)
+			if v != w {
+				t.Fatalf("%s: %q = %q, want %q", out, key, v, w)
+			}
+		}
+		same("type", ev.Type, true)
+		same("client_id", clientID, clientID != "")
+		same("id", id, id != "")
+		same("code", code, code != "")
+		same("room", room, room != "")
+		same("message", message, hasMessage(ev.Type))
+		if s, ok := got["seq"]; ok != (ev.Type == TypeMessage || ev.Type == TypeWelcome || ev.Type == TypeAck) || ok && s.(json.Number).String() != strconv.FormatUint(seq, 10) {
+			t.Fatalf("%s: seq %v for type %s, want %d", out, s, ev.Type, seq)
 		}
 	})
 }

@@ -43,8 +43,12 @@ type Message struct {
 	Seq   uint64
 
 	ClientID string
-	Text     []byte
-	Time     time.Time
+	// ID is the id the sender gave the message (see Registry.PublishID),
+	// "" for none: it is not shown to members, but every node remembers it
+	// so that a resend on any node is not published again.
+	ID   string
+	Text []byte
+	Time time.Time
 }
 
 // ErrUnavailable is what a Feed reports when its broker cannot order a

@@ -15,6 +15,8 @@ const (
 	DefaultHistoryRoomBytes  = 256 << 10
 	DefaultHistoryTotalBytes = 64 << 20
 	DefaultReplayBytes       = 128 << 10
+	DefaultTypingLimit       = 50
+	DefaultTypingInterval    = 2 * time.Second
 )
 
 // Config tunes a Registry. Zero values mean the defaults above.
@@ -35,6 +37,12 @@ type Config struct {
 	// ReplayBytes bounds the bytes replayed to one resuming client; it
 	// must leave room in the client's outbound queue for live traffic.
 	ReplayBytes int
+	// TypingLimit is the largest room whose members' typing is forwarded;
+	// negative turns typing events off.
+	TypingLimit int
+	// TypingInterval is the least time between two typing events
+	// forwarded for one connection; those in between are dropped.
+	TypingInterval time.Duration
 	// MaxMessageBytes is announced to clients in the welcome event.
 	MaxMessageBytes int
 
@@ -67,6 +75,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReplayBytes <= 0 {
 		c.ReplayBytes = DefaultReplayBytes
+	}
+	if c.TypingLimit == 0 {
+		c.TypingLimit = DefaultTypingLimit
+	}
+	if c.TypingInterval <= 0 {
+		c.TypingInterval = DefaultTypingInterval
 	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = protocol.DefaultMaxMessageBytes

@@ -119,6 +119,20 @@ type event struct {
 	MemberCount int      `json:"member_count"`
 	Members     []string `json:"members"`
 	Gap         bool     `json:"gap"`
+	ID          string   `json:"id"`
+}
+
+// chat returns the next event that is not a welcome, notice or presence:
+// a message, ack or typing event.
+func (p *peer) chat(t testing.TB) event {
+	t.Helper()
+	for {
+		switch ev := p.event(t); ev.Type {
+		case "welcome", "connection", "disconnection", "presence":
+		default:
+			return ev
+		}
+	}
 }
 
 // next returns the next frame, skipping pings.

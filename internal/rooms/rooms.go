@@ -60,6 +60,13 @@ type room struct {
 	presenceDirty bool           // guarded by mu
 	lastPresence  int64          // clock; guarded by mu
 	dead          bool           // removed from Registry.rooms; guarded by mu
+	// sent and departed are the dedupe window of PublishID (see sentIDs);
+	// awaiting has the member to ack each id on its way to the broker
+	// from this node. Guarded by mu.
+	sent       map[string]*sentIDs
+	departed   []departure
+	departures uint64
+	awaiting   map[awaitKey]*Member
 }
 
 // Member is one client's membership of a room.
@@ -72,6 +79,9 @@ type Member struct {
 	failed   func(error) // tells the member a message of its was not ordered
 
 	index int // position in room.members, -1 once left; guarded by room.mu
+	// typingAt is the clock before which the member's typing is not
+	// forwarded again; guarded by room.mu.
+	typingAt int64
 }
 
 // ID returns the member's client id.
@@ -334,6 +344,7 @@ func (r *Registry) leave(m *Member) (empty bool) {
 		return false // the client is still here on another connection
 	}
 	delete(rm.ids, m.id)
+	rm.departLocked(m.id)
 	if len(rm.members) == 0 {
 		return true
 	}
@@ -420,6 +431,9 @@ func (r *Registry) receive(rm *room, msg Message) {
 		return
 	}
 	if frame := r.orderLocked(rm, msg); frame != nil {
+		if msg.ID != "" {
+			r.ackLocked(rm, msg)
+		}
 		rm.deliverLocked(frame, r.cfg.Clock(), false)
 	}
 }

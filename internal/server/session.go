@@ -119,8 +119,15 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 		}
 		return err
 	}
+	// A chat.v1 client's frame may be a message command, whose JSON
+	// envelope and escapes take more than its text: the text's limit is
+	// checked once the command is read.
+	maxFrame := s.cfg.MaxMessageBytes
+	if req.extended {
+		maxFrame = protocol.CommandFrameLimit(maxFrame)
+	}
 	sess := &session{srv: s, conn: conn, raw: raw, id: req.clientID, extended: req.extended,
-		expires: req.expires, claim: req.claim, dec: wsframe.Decoder{MaxMessage: s.cfg.MaxMessageBytes}}
+		expires: req.expires, claim: req.claim, dec: wsframe.Decoder{MaxMessage: maxFrame}}
 	sess.out = s.pool.NewConn(raw, sess)
 	if greeting != nil {
 		sess.out.SendGreeting(greeting)
@@ -315,6 +322,17 @@ func (s *session) handle(op ws.OpCode, payload []byte, received time.Time) {
 	}
 	switch op {
 	case ws.OpText:
+		if s.extended {
+			if cmd, ok, problem := protocol.ParseCommand(payload); ok {
+				s.command(cmd, problem, len(payload), received)
+				return
+			}
+			// The decoder let through a command's worth (see attach).
+			if len(payload) > s.srv.cfg.MaxMessageBytes {
+				s.tooBig()
+				return
+			}
+		}
 		m.MessagesReceived.Inc()
 		m.ReceivedBytes.Add(float64(len(payload)))
 		if s.member != nil {
@@ -323,6 +341,51 @@ func (s *session) handle(op ws.OpCode, payload []byte, received time.Time) {
 	case ws.OpPing:
 		s.out.Send(protocol.Frame(ws.OpPong, payload), s.srv.pool.Clock())
 	}
+}
+
+// command acts on a JSON command of a chat.v1 client, of size bytes;
+// problem, when set, says why it cannot be carried out.
+func (s *session) command(cmd protocol.Command, problem string, size int, received time.Time) {
+	m := s.srv.metrics
+	if problem != "" {
+		m.Commands.WithLabelValues(string(metrics.CommandBad)).Inc()
+		s.out.Send(protocol.NewFrame(&protocol.Event{Type: protocol.TypeError, Code: protocol.ErrorBadCommand,
+			ID: cmd.ID, Message: "bad command: " + problem, Time: time.Now()}), s.srv.pool.Clock())
+		return
+	}
+	switch cmd.Type {
+	case protocol.CommandMessage:
+		if len(cmd.Text) > s.srv.cfg.MaxMessageBytes {
+			s.tooBig()
+			return
+		}
+		m.Commands.WithLabelValues(string(metrics.CommandMessage)).Inc()
+		m.MessagesReceived.Inc()
+		m.ReceivedBytes.Add(float64(size))
+		if s.member == nil {
+			return
+		}
+		if cmd.ID == "" {
+			s.srv.rooms.Publish(s.member, []byte(cmd.Text), received)
+		} else {
+			s.srv.rooms.PublishID(s.member, []byte(cmd.Text), cmd.ID, received)
+		}
+	case protocol.CommandPing:
+		m.Commands.WithLabelValues(string(metrics.CommandPing)).Inc()
+		s.out.Send(protocol.NewFrame(&protocol.Event{Type: protocol.TypePong, ID: cmd.ID, Time: time.Now()}),
+			s.srv.pool.Clock())
+	case protocol.CommandTyping:
+		m.Commands.WithLabelValues(string(metrics.CommandTyping)).Inc()
+		if s.member != nil {
+			s.srv.rooms.Typing(s.member)
+		}
+	}
+}
+
+// tooBig closes the connection for a message over the limit.
+func (s *session) tooBig() {
+	s.srv.metrics.MessagesRejected.WithLabelValues(string(metrics.RejectTooBig)).Inc()
+	s.closeWith(protocol.CloseTooBig)
 }
 
 // allow takes a token from the rate limit, and closes the connection with
