@@ -79,6 +79,9 @@ func (is *identities) acquire(room, id string, take bool) (*claim, *refusal) {
 	is.mu.Unlock()
 	if victim != nil {
 		victim.closeWith(protocol.CloseReplaced)
+		// Out of the room before the newcomer joins, even when the victim
+		// was already closing (its teardown may not have reached the room).
+		victim.leave()
 	}
 	return c, nil
 }

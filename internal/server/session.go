@@ -133,9 +133,6 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 		sess.out.SendGreeting(greeting)
 	}
 	sess.lastSeen.Store(s.pool.Clock())
-	if sess.claim != nil {
-		s.identities.bind(sess.claim, sess)
-	}
 	joined := false
 	defer func() {
 		if !joined { // Join panicked: give back what attach took
@@ -150,6 +147,11 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 	sess.member, err = s.rooms.Join(rooms.JoinRequest{ClientID: req.clientID, Room: req.room, Since: req.since,
 		Epoch: req.epoch, Extended: req.extended, Out: sess.out})
 	joined = true
+	if sess.claim != nil {
+		// Bound once the member exists: a newcomer replacing this session
+		// takes its member out of the room.
+		s.identities.bind(sess.claim, sess)
+	}
 	s.metrics.ConnectionsOpened.Inc()
 	if !s.sessions.add(sess) || err != nil {
 		sess.closeWith(protocol.CloseShutdown)
@@ -518,11 +520,14 @@ func (s *session) finish() {
 	s.raw.Control(func(fd uintptr) { srv.poller.Del(int(fd)) }) // fails harmlessly if never added
 	s.out.Finish()
 	// The room is left last, and whatever happens there: a panic in it
-	// must not skip closing the descriptor and the count.
-	defer s.leaveAtTeardown()
+	// must not skip closing the descriptor and the count. The client_id is
+	// given up only after the member has left (deferred calls run last in,
+	// first out), so that a newcomer with it never joins beside the old
+	// member, which would hide both the leave and the join notice.
 	if s.claim != nil {
-		srv.identities.release(s.claim)
+		defer srv.identities.release(s.claim)
 	}
+	defer s.leaveAtTeardown()
 	s.conn.Close()
 	reason := s.out.Reason()
 	if reason.Label == "" {
