@@ -15,3 +15,13 @@ func (s *Server) SetRoomsHookForTest(hook func(point string)) { s.rooms.SetHookF
 // SetPoolHookForTest sets the outbound pool's test hook (points "enqueue",
 // "take", "write", "release"). It must be called before clients connect.
 func (s *Server) SetPoolHookForTest(hook func(point string)) { s.pool.SetHookForTest(hook) }
+
+// OutboundStatesForTest describes every live client's outbound side, by
+// client id.
+func (s *Server) OutboundStatesForTest() map[string]string {
+	states := map[string]string{}
+	for _, sess := range s.sessions.snapshot(nil) {
+		states[sess.id] = sess.out.StateForTest()
+	}
+	return states
+}

@@ -90,10 +90,19 @@ func TestNonReadersCostNobodyElse(t *testing.T) {
 		}
 		return m
 	}
+	// logStates says where each reader's outbound side stands, for one
+	// that stopped receiving.
+	logStates := func() {
+		states := ts.OutboundStatesForTest()
+		for _, c := range rs {
+			t.Logf("%s: %s", c.id, states[c.id])
+		}
+	}
 	for i := 0; i < maxMessages && ts.counter(t, "chat_connections_closed_total", "reason", "slow_consumer") < nonReaders; i++ {
 		deadline := time.Now().Add(hangDetector)
 		for int64(i)-slowest() >= window && len(errs) == 0 {
 			if time.Now().After(deadline) {
+				logStates()
 				t.Fatalf("readers stuck at %d of %d messages", slowest(), i)
 			}
 			time.Sleep(50 * time.Microsecond)
@@ -114,6 +123,7 @@ func TestNonReadersCostNobodyElse(t *testing.T) {
 		t.Error(err)
 	}
 	if t.Failed() {
+		logStates()
 		t.FailNow()
 	}
 	ts.waitCounter(t, nonReaders, "chat_connections_closed_total", "reason", "slow_consumer")
