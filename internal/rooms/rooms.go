@@ -87,13 +87,6 @@ type Member struct {
 // ID returns the member's client id.
 func (m *Member) ID() string { return m.id }
 
-// Epoch returns the current epoch of the member's room.
-func (m *Member) Epoch() string {
-	m.room.mu.Lock()
-	defer m.room.mu.Unlock()
-	return m.room.epoch
-}
-
 // New creates a registry and starts its presence loop.
 func New(cfg Config) *Registry {
 	cfg = cfg.withDefaults()

@@ -6,7 +6,13 @@ package server
 func (s *Server) SetHookForTest(hook func(point string, payload []byte)) { s.testHook = hook }
 
 // QueuedBytesForTest returns the bytes queued for all clients.
-func (s *Server) QueuedBytesForTest() int { return s.sessions.queuedBytes() }
+func (s *Server) QueuedBytesForTest() int {
+	n := 0
+	for _, sess := range s.sessions.snapshot(nil) {
+		n += sess.out.Queued()
+	}
+	return n
+}
 
 // SetRoomsHookForTest sets the rooms registry's test hook (points "join",
 // "publish", "leave"). It must be called before clients connect.

@@ -177,12 +177,3 @@ func (ss *sessions) sweep() {
 		ss.srv.metrics.OutboundQueueBytes.Set(float64(queued))
 	}
 }
-
-// queuedBytes returns the bytes queued over all clients.
-func (ss *sessions) queuedBytes() int {
-	n := 0
-	for _, s := range ss.snapshot(nil) {
-		n += s.out.Queued()
-	}
-	return n
-}
