@@ -17,6 +17,12 @@
 // and the cut is reported as a gap: a resume never fails because of what
 // it replays.
 //
+// Members are counted by client id: several connections of one client id
+// (tabs and devices of one signed-in user) are one member, listed and
+// counted once, announced when the first joins and when the last leaves;
+// fan-out still loops over connections. Keeping anonymous client ids apart
+// is the server's business (one connection per id and room).
+//
 // Events: messages, and join and leave notices in rooms of at most
 // Config.NoticeLimit members, go to every member. The extension events
 // (welcome, presence) go only to members that asked for them (the chat.v1
