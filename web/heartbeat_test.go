@@ -2,15 +2,12 @@ package web_test
 
 import (
 	"encoding/json"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chatplatform/chat/internal/servertest"
 
 	"github.com/chromedp/chromedp"
 )
@@ -37,47 +34,6 @@ func (p *page) waitJSWithin(d time.Duration, cond, what string) {
 	}
 }
 
-// serverProcess builds cmd/server and runs it on a free loopback port
-// until the test ends; it returns the process and its address.
-func serverProcess(t *testing.T) (*os.Process, string) {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "server")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/server")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ../cmd/server: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "-addr", addr, "-log-level", "warn")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGCONT)
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return cmd.Process, addr
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server on %s never answered /healthz: %v", addr, err)
-		}
-		time.Sleep(pollInterval)
-	}
-}
-
 const pendingRowsJS = `[...document.querySelectorAll("#messages > .pending-msg")].map(r => r.querySelector(".text").textContent + "|" + r.querySelector(".pending-state").textContent)`
 
 // TestPendingThroughFrozenServer freezes a real server process with
@@ -85,7 +41,7 @@ const pendingRowsJS = `[...document.querySelectorAll("#messages > .pending-msg")
 // meanwhile shows as pending, and once the server is resumed with SIGCONT
 // the page reconnects, the message is delivered once and confirmed.
 func TestPendingThroughFrozenServer(t *testing.T) {
-	proc, addr := serverProcess(t)
+	proc, addr := servertest.Process(t, servertest.Build(t))
 	browser := newBrowser(t)
 	// An observer keeps the room, and its history, while the page is away.
 	obs := dialRaw(t, addr, "frozen", "obs")

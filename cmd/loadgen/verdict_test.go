@@ -3,18 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chatplatform/chat/internal/servertest"
+
 	"github.com/chatplatform/chat/internal/loadgen"
 	"github.com/chatplatform/chat/internal/loadgen/chattest"
-	"github.com/chatplatform/chat/internal/testkit"
 )
 
 // TestInterruptedRunIsIncomplete cancels a run as Ctrl-C does, once the
@@ -106,52 +104,11 @@ func TestThresholdVerdicts(t *testing.T) {
 	}
 }
 
-// buildServer builds cmd/server into a temporary directory.
-func buildServer(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "server")
-	out, err := exec.Command("go", "build", "-o", bin, "../server").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ../server: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startServerProcess runs the server binary on a free loopback port and
-// returns its process and address, once /healthz answers.
-func startServerProcess(t *testing.T, bin string) (*os.Process, string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "-addr", addr, "-log-level", "warn")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	testkit.WaitFor(t, "the server answering /healthz", func() bool {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return cmd.Process, addr
-}
-
 // TestServerKilledMidRunFails kills a real server process under a running
 // load test, connect-only and with senders: the lost connections fail the
 // run with exit 1, whatever the timing.
 func TestServerKilledMidRunFails(t *testing.T) {
-	bin := buildServer(t)
+	bin := servertest.Build(t)
 	for name, tc := range map[string]struct {
 		args   []string
 		before string // a metric line that must be gone before the kill
@@ -161,7 +118,7 @@ func TestServerKilledMidRunFails(t *testing.T) {
 	} {
 		args := tc.args
 		t.Run(name, func(t *testing.T) {
-			proc, addr := startServerProcess(t, bin)
+			proc, addr := servertest.Process(t, bin)
 			killed := make(chan struct{})
 			go func() {
 				defer close(killed)

@@ -6,20 +6,18 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chatplatform/chat/internal/servertest"
 )
 
 // TestSIGHUPIsIgnored runs the real binary, sends it SIGHUP, checks that
 // it still answers, then stops it with SIGTERM: exit code 0.
 func TestSIGHUPIsIgnored(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "server")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := servertest.Build(t)
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-log-format", "json")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
