@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -111,6 +113,15 @@ type Broker struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	sc     jetstream.StreamConfig
+
+	// ready is set once the stream is known to exist on the connection
+	// (at Connect, and after each reconnect), cleared on a disconnect.
+	ready atomic.Bool
+
+	remakeMu sync.Mutex
+	created  time.Time     // the stream's creation time as last seen; guarded by remakeMu
+	gen      uint64        // times the stream was found made again; guarded by remakeMu
+	remade   chan struct{} // closed and replaced when gen grows; guarded by remakeMu
 }
 
 var _ rooms.Broker = (*Broker)(nil)
@@ -133,7 +144,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 	if strings.ContainsAny(cfg.Stream, ".*> \t") {
 		return nil, fmt.Errorf("nats stream name %q: no dots, wildcards or spaces", cfg.Stream)
 	}
-	b := &Broker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics}
+	b := &Broker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, remade: make(chan struct{})}
 	b.sc = jetstream.StreamConfig{
 		Name:              cfg.Stream,
 		Description:       "chat rooms' messages, one subject per room",
@@ -153,6 +164,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(reconnectWait),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			b.ready.Store(false)
 			b.m.BrokerConnected.Set(0)
 			b.log.Warn("nats disconnected", zap.Error(err))
 		}),
@@ -182,6 +194,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		nc.Close()
 		return nil, err
 	}
+	b.ready.Store(true)
 	b.m.BrokerConnected.Set(1)
 	b.log.Info("nats connected", zap.String("server", nc.ConnectedUrlRedacted()), zap.String("stream", cfg.Stream),
 		zap.String("storage", cfg.Storage), zap.Int("replicas", cfg.Replicas))
@@ -195,24 +208,33 @@ func (b *Broker) ensureStream(ctx context.Context) error {
 		return fmt.Errorf("create or update stream %s: %w", b.sc.Name, err)
 	}
 	b.stream = s
+	b.noteStream(s.CachedInfo().Created)
 	return nil
 }
 
-// reconnected makes sure the stream exists after a reconnect, then marks
-// the broker ready.
+// reconnected makes sure the stream exists after a reconnect, trying
+// again while the connection lasts (a NATS cluster may take a moment to
+// elect its JetStream leader), notes whether it was made again, then
+// marks the broker ready.
 func (b *Broker) reconnected() {
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
-	if _, err := b.js.CreateOrUpdateStream(ctx, b.sc); err != nil {
+	for b.nc.IsConnected() {
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		s, err := b.js.CreateOrUpdateStream(ctx, b.sc)
+		cancel()
+		if err == nil {
+			b.noteStream(s.CachedInfo().Created)
+			b.ready.Store(true)
+			b.m.BrokerConnected.Set(1)
+			return
+		}
 		b.log.Warn("stream after reconnect", zap.Error(err))
-	}
-	if b.nc.IsConnected() {
-		b.m.BrokerConnected.Set(1)
+		time.Sleep(reconnectWait)
 	}
 }
 
-// Ready reports whether the broker is connected to NATS.
-func (b *Broker) Ready() bool { return b.nc.IsConnected() }
+// Ready reports whether the broker is connected to NATS and has its
+// stream.
+func (b *Broker) Ready() bool { return b.ready.Load() && b.nc.IsConnected() }
 
 // Close closes the connection to NATS; rooms' feeds stop receiving.
 func (b *Broker) Close() { b.nc.Close() }

@@ -38,10 +38,23 @@
 // from the last delivered sequence after a loss (a NATS restart), which
 // refetches whatever the room missed.
 //
+// A stream made again (memory storage on a NATS server that restarted)
+// starts its sequences from 1 again, so resuming after the last delivered
+// one would skip the new messages. The broker notes the stream's creation
+// time at Connect and after every reconnect; when it changed, or when a
+// room's consumer delivers a message of a new epoch past seq 1 (it
+// skipped that history's start), the room's publisher starts its consumer
+// again from the stream's first message and forgets the room's position,
+// so the new history is delivered whole, in its new epoch. Until the
+// stream is known to exist after a reconnect, Ready is false.
+//
 // Faults: Connect fails when NATS does not answer. After a loss the
 // connection is retried for ever; meanwhile Ready is false (the server's
 // /readyz is 503) and publishes are refused at once (the sender gets an
 // error event).
+//
+// Lock order: a feed's deliverMu, the room's lock (rooms.Registry), the
+// feed's mu; the broker's remakeMu is taken alone.
 //
 // Usage:
 //
