@@ -41,6 +41,12 @@ const (
 	// maxAttempts bounds the publishes of one message that lose the race
 	// for the room's next seq to another node's (then it is refused).
 	maxAttempts = 32
+	// minRetryWait and maxRetryWait bound the pause before trying again
+	// when the race was lost to a message still being replicated: it
+	// starts at minRetryWait and doubles, jittered by ±50%, so that
+	// maxAttempts cover about a second of such contention.
+	minRetryWait = time.Millisecond
+	maxRetryWait = 64 * time.Millisecond
 	// queueLength is how many messages of one room may wait on one node
 	// for their turn to be published; past it they are refused.
 	queueLength = 1024
@@ -156,7 +162,10 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		MaxMsgsPerSubject: int64(cfg.History),
 		MaxBytes:          cfg.MaxBytes,
 		MaxAge:            cfg.MaxAge,
-		AllowDirect:       true,
+		// Direct gets may be answered by a replica that lags the leader:
+		// the look-up after a lost race must see the latest message, so
+		// a replicated stream answers them from its leader only.
+		AllowDirect: cfg.Replicas == 1,
 	}
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
@@ -201,11 +210,25 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 	return b, nil
 }
 
-// ensureStream creates the stream, or updates its limits.
+// ensureStream creates the stream, or updates its limits, trying again
+// every requestTimeout until ctx ends: a replicated stream's creation may
+// hang while another node creates it at the same time, and a NATS cluster
+// may be electing its JetStream leader.
 func (b *Broker) ensureStream(ctx context.Context) error {
-	s, err := b.js.CreateOrUpdateStream(ctx, b.sc)
-	if err != nil {
-		return fmt.Errorf("create or update stream %s: %w", b.sc.Name, err)
+	var s jetstream.Stream
+	var err error
+	for {
+		actx, cancel := context.WithTimeout(ctx, requestTimeout)
+		s, err = b.js.CreateOrUpdateStream(actx, b.sc)
+		cancel()
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("create or update stream %s: %w", b.sc.Name, err)
+		case <-time.After(reconnectWait):
+		}
 	}
 	b.stream = s
 	b.noteStream(s.CachedInfo().Created)
@@ -243,6 +266,14 @@ func (b *Broker) Close() { b.nc.Close() }
 // character, subjects may not.
 func (b *Broker) subject(room string) string {
 	return b.cfg.Stream + ".room." + base64.RawURLEncoding.EncodeToString([]byte(room))
+}
+
+// isInProcess reports whether err is a publish refused because another
+// message of the room is being replicated (10164, replicated streams
+// only): its place is taken, but a look-up does not see it yet.
+func isInProcess(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
 // isWrongLastSeq reports whether err is a publish refused because another

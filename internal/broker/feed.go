@@ -134,6 +134,9 @@ func (f *feed) mark(ctx context.Context) (position, error) {
 		return position{stream: ack.Sequence, epoch: f.pending}, nil
 	}
 	if isWrongLastSeq(err) {
+		if isInProcess(err) {
+			time.Sleep(maxRetryWait) // another node's marker or message, not yet applied
+		}
 		return f.lookup(ctx)
 	}
 	return position{}, errors.Join(rooms.ErrUnavailable, err)
@@ -310,9 +313,11 @@ func (f *feed) fresh() error {
 
 // publish publishes msg as the message after the room's latest known one;
 // when another node's took that place, it looks the latest up and tries
-// again.
+// again, after a pause that doubles each time when that message was still
+// being replicated.
 func (f *feed) publish(msg rooms.Message) error {
 	start := time.Now()
+	wait := minRetryWait
 	for range maxAttempts {
 		f.mu.Lock()
 		pos := f.pos
@@ -349,6 +354,12 @@ func (f *feed) publish(msg rooms.Message) error {
 		if !isWrongLastSeq(err) {
 			cancel()
 			return errors.Join(rooms.ErrUnavailable, err)
+		}
+		if isInProcess(err) {
+			// Another node's message is being replicated: it will be
+			// the latest once applied, so wait before looking it up.
+			time.Sleep(wait/2 + rand.N(wait))
+			wait = min(2*wait, maxRetryWait)
 		}
 		last, err := f.lookup(ctx)
 		cancel()
