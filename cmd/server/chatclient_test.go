@@ -49,6 +49,9 @@ type chatClient struct {
 	id   string
 	room string
 	urls []string // ws://host:port of the nodes; static
+	// fromStart: the first connection asks for the kept messages from
+	// the room's first (since=0); static.
+	fromStart bool
 
 	wmu sync.Mutex // serialises writes (gorilla allows one writer)
 
@@ -68,10 +71,16 @@ type chatClient struct {
 // newChatClient connects id to room on urls[first] and starts reading.
 func newChatClient(t *testing.T, id, room string, urls []string, first int) *chatClient {
 	t.Helper()
-	c := &chatClient{t: t, id: id, room: room, urls: urls, next: first, pending: map[string]string{}}
+	return startChatClient(t, &chatClient{t: t, id: id, room: room, urls: urls, next: first})
+}
+
+// startChatClient connects c and starts reading.
+func startChatClient(t *testing.T, c *chatClient) *chatClient {
+	t.Helper()
+	c.pending = map[string]string{}
 	conn, err := c.dial()
 	if err != nil {
-		t.Fatalf("%s: %v", id, err)
+		t.Fatalf("%s: %v", c.id, err)
 	}
 	t.Cleanup(c.stop)
 	go c.read(conn)
@@ -85,9 +94,12 @@ func (c *chatClient) dial() (*websocket.Conn, error) {
 	u := c.urls[c.next%len(c.urls)]
 	c.next++
 	q := url.Values{"room": {c.room}}
-	if c.epoch != "" {
+	switch {
+	case c.epoch != "":
 		q.Set("since", strconv.FormatUint(c.seq, 10))
 		q.Set("epoch", c.epoch)
+	case c.fromStart:
+		q.Set("since", "0")
 	}
 	c.mu.Unlock()
 	d := websocket.Dialer{Subprotocols: []string{protocol.Subprotocol}, HandshakeTimeout: hangDetector}
@@ -109,6 +121,9 @@ func (c *chatClient) dial() (*websocket.Conn, error) {
 	}
 	if c.epoch == "" {
 		c.epoch, c.seq = w.Epoch, w.Seq
+		if c.fromStart {
+			c.seq = 0 // the kept messages follow; the room's history has all of them here
+		}
 	}
 	c.conn = conn
 	return conn, nil
@@ -197,6 +212,13 @@ func (c *chatClient) state() (lines []line, pending int, problems []string, reco
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]line(nil), c.lines...), len(c.pending), append([]string(nil), c.problems...), c.reconnect
+}
+
+// position returns the epoch and the latest seq c saw.
+func (c *chatClient) position() (string, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.epoch, c.seq
 }
 
 // stop closes the connection and stops reconnecting.

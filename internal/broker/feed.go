@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"math/rand/v2"
 	"strconv"
@@ -332,14 +333,19 @@ func (f *feed) publish(msg rooms.Message) error {
 		m.Header.Set(hdrEpoch, next.epoch)
 		m.Header.Set(hdrClient, msg.ClientID)
 		m.Header.Set(hdrTime, strconv.FormatInt(msg.Time.UnixNano(), 10))
+		opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(pos.stream)}
 		if msg.ID != "" {
 			m.Header.Set(hdrID, msg.ID)
+			opts = append(opts, jetstream.WithMsgID(f.msgID(msg)))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-		ack, err := f.b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(pos.stream))
+		ack, err := f.b.js.PublishMsg(ctx, m, opts...)
 		if err == nil {
 			cancel()
 			f.b.m.BrokerPublishDuration.Observe(time.Since(start).Seconds())
+			if ack.Duplicate {
+				return nil // stored before, maybe through another node: delivered as it was
+			}
 			next.stream = ack.Sequence
 			f.mu.Lock()
 			if next.stream > f.pos.stream {
@@ -371,6 +377,16 @@ func (f *feed) publish(msg rooms.Message) error {
 		f.mu.Unlock()
 	}
 	return errors.Join(rooms.ErrUnavailable, errors.New("room too contended"))
+}
+
+// msgID returns the stream's deduplication id (Nats-Msg-Id) of msg: the
+// same message id from the same client in the same room is stored once
+// within the stream's duplicate window (2 minutes by default), whichever
+// nodes it was sent through. A client whose node died before it was
+// acknowledged sends it again through another, whose room may not have
+// delivered the first yet.
+func (f *feed) msgID(msg rooms.Message) string {
+	return f.subject + " " + base64.RawURLEncoding.EncodeToString([]byte(msg.ClientID)) + " " + msg.ID
 }
 
 // Close implements rooms.Feed.
