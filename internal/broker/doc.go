@@ -48,6 +48,24 @@
 // so the new history is delivered whole, in its new epoch. Until the
 // stream is known to exist after a reconnect, Ready is false.
 //
+// Message ids: a message with an id (rooms.Message.ID) is published with
+// Nats-Msg-Id set from the room, the sender and the id, so the stream
+// stores it once within its duplicate window, whichever node it came
+// through: a client whose node died before acknowledging sends it again
+// through another, and the copy is dropped even when it races the first
+// one's delivery there.
+//
+// Replicated streams (Config.Replicas 3): a look-up of a room's latest
+// message is answered by the stream's leader (direct gets are allowed only
+// with one replica, since a replica may lag), and a publish refused
+// because another node's message of the room is still being replicated
+// waits, doubling from minRetryWait to maxRetryWait, before looking again.
+//
+// Embedded: StartEmbedded runs a NATS server with JetStream in the process
+// (routed to others when EmbeddedConfig.Cluster is set, JetStream then
+// clustered) and waits for its meta leader; Connect then joins through its
+// ClientURL like any other.
+//
 // Faults: Connect fails when NATS does not answer. After a loss the
 // connection is retried for ever; meanwhile Ready is false (the server's
 // /readyz is 503) and publishes are refused at once (the sender gets an
