@@ -846,7 +846,7 @@ function handleEvent(ev) {
       renderMembers();
       break;
     case "error":
-      notice("error", ev.message || "The server reported an error.", ev.timestamp);
+      if (!failedByServer(ev)) notice("error", ev.message || "The server reported an error.", ev.timestamp);
       break;
   }
 }
@@ -1032,6 +1032,18 @@ function failPending(p) {
   });
   p.row.append(retry);
   el.sendError.textContent = "A message could not be sent: press Retry next to it.";
+}
+
+// failedByServer marks the pending message an "unavailable" error names
+// (the server could not order it: in a cluster, NATS is away) as not sent,
+// with its Retry, at once rather than after PENDING_FAIL_MS; it reports
+// whether the error was about such a message.
+function failedByServer(ev) {
+  if (ev.code !== "unavailable" || typeof ev.id !== "string") return false;
+  const p = roomMemory(state.room).pending.get(ev.id);
+  if (!p) return false;
+  if (!p.failed) failPending(p);
+  return true;
 }
 
 // onAck confirms a pending message. Its message event already shown (a
