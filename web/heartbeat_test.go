@@ -138,6 +138,11 @@ func TestTypingIndicator(t *testing.T) {
 	if !eval[bool](bob, `document.getElementById("typing").hidden`) {
 		t.Error("the indicator stays after ana's message")
 	}
+	// A short burst right after a message, within the 2 s between typing
+	// commands, is announced when that time is up.
+	ana.do("a short burst", chromedp.SendKeys("#messageInput", "ok"))
+	bob.waitJS(`!document.getElementById("typing").hidden`, "ana's short burst announced")
+	ana.setValue("messageInput", "")
 	// The raw client of another program never sees typing or acks.
 	raw := dialRaw(t, srv.Addr, "typing", "seed")
 	ana.do("type", chromedp.SendKeys("#messageInput", "x"))
