@@ -69,16 +69,24 @@ type node struct {
 // startNode runs a chat server on a broker connected to natsURL.
 func startNode(t *testing.T, natsURL string) *node {
 	t.Helper()
+	return startNodeWith(t, natsURL, broker.Config{}, rooms.Config{})
+}
+
+// startNodeWith is startNode with bcfg and rcfg (their URLs, Metrics,
+// Logger and Broker set here).
+func startNodeWith(t *testing.T, natsURL string, bcfg broker.Config, rcfg rooms.Config) *node {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	b, err := broker.Connect(context.Background(), broker.Config{URLs: natsURL, Metrics: m, Logger: log})
+	bcfg.URLs, bcfg.Metrics, bcfg.Logger = natsURL, m, log
+	b, err := broker.Connect(context.Background(), bcfg)
 	if err != nil {
 		t.Fatalf("broker: %v", err)
 	}
 	t.Cleanup(b.Close)
-	s := servertest.Start(t, "127.0.0.1:0", server.Config{Registry: reg, Metrics: m, Logger: log,
-		Rooms: rooms.Config{Broker: b}})
+	rcfg.Broker = b
+	s := servertest.Start(t, "127.0.0.1:0", server.Config{Registry: reg, Metrics: m, Logger: log, Rooms: rcfg})
 	return &node{Server: s, b: b}
 }
 
@@ -101,14 +109,15 @@ func (n *node) ready(t *testing.T) int {
 
 // event is what the tests read of a server event.
 type event struct {
-	Type        string `json:"type"`
-	ClientID    string `json:"client_id"`
-	Message     string `json:"message"`
-	Seq         uint64 `json:"seq"`
-	Epoch       string `json:"epoch"`
-	Gap         bool   `json:"gap"`
-	Code        string `json:"code"`
-	MemberCount int    `json:"member_count"`
+	Type        string   `json:"type"`
+	ClientID    string   `json:"client_id"`
+	Message     string   `json:"message"`
+	Seq         uint64   `json:"seq"`
+	Epoch       string   `json:"epoch"`
+	Gap         bool     `json:"gap"`
+	Code        string   `json:"code"`
+	MemberCount int      `json:"member_count"`
+	Members     []string `json:"members"`
 }
 
 // client is a chat.v1 client; a goroutine reads its events.

@@ -50,6 +50,7 @@ const (
 	msgRoster = "roster" // to an inbox, or on a room's subject: the sender's whole roster of Room, maybe in Parts
 	msgDelta  = "delta"  // on a room's subject: the sender's changes of Room
 	msgClosed = "closed" // on a room's subject: the sender has no members in Room any more
+	msgVer    = "ver"    // on a room's subject, with a beat: the sender's latest Inc and Ver of Room
 )
 
 // wire is a presence message, JSON-encoded.
@@ -92,6 +93,7 @@ type presence struct {
 	stop                      chan struct{}  // closed by halt; never reopened
 	done                      chan struct{}  // closed when run returns
 	incs                      atomic.Uint64  // the last Inc given
+	lose                      atomic.Bool    // drop the next delta (set by tests only)
 	stopOnce                  sync.Once
 
 	mu    sync.Mutex
@@ -122,6 +124,7 @@ type roomPresence struct {
 	// Owned by run.
 	sub     *nats.Subscription
 	closed  bool
+	told    uint64                  // the Ver last sent with a beat
 	remote  map[string]*remoteState // other nodes' versions, by node
 	waiting map[string]bool         // nodes whose first roster is awaited; nil once synced is closed
 }
@@ -304,7 +307,7 @@ func (p *presence) run() {
 			armed = false
 			p.flushAll()
 		case <-beat.C:
-			p.send(p.nodeSubj, &wire{Type: msgBeat, Node: p.node})
+			p.beat()
 		case <-check.C:
 			p.checkNodes()
 		case <-p.reconn:
@@ -453,6 +456,9 @@ func (p *presence) sendRoster(rp *roomPresence, subj string) {
 // send publishes w on subj; a failure (NATS away) is repaired by the
 // resync after the reconnect.
 func (p *presence) send(subj string, w *wire) {
+	if w.Type == msgDelta && p.lose.CompareAndSwap(true, false) {
+		return
+	}
 	data, err := json.Marshal(w)
 	if err == nil {
 		err = p.b.nc.Publish(subj, data)
@@ -489,6 +495,13 @@ func (p *presence) handle(m *nats.Msg) {
 	case msgDelta:
 		if rp := p.rooms[w.Room]; rp != nil {
 			p.delta(rp, &w)
+		}
+	case msgVer:
+		if rp := p.rooms[w.Room]; rp != nil {
+			st := rp.remote[w.Node]
+			if st == nil || st.synced && (w.Inc > st.inc || w.Inc == st.inc && w.Ver > st.ver) {
+				p.ask(rp, w.Node) // a delta was lost
+			}
 		}
 	case msgClosed:
 		if rp := p.rooms[w.Room]; rp != nil {
@@ -604,6 +617,22 @@ func (p *presence) gone(node string) {
 		if rp.waiting[node] {
 			delete(rp.waiting, node)
 			p.syncedIf(rp)
+		}
+	}
+}
+
+// beat tells the other nodes this one is alive and, for each room whose
+// roster changed since the last beat, the Ver of its latest delta: a node
+// that lost that delta, with no later one to show the gap, finds it so.
+func (p *presence) beat() {
+	p.send(p.nodeSubj, &wire{Type: msgBeat, Node: p.node})
+	for _, rp := range p.rooms {
+		rp.mu.Lock()
+		ver := rp.ver
+		rp.mu.Unlock()
+		if ver != rp.told {
+			rp.told = ver
+			p.send(rp.subject, &wire{Type: msgVer, Node: p.node, Room: rp.name, Inc: rp.inc, Ver: ver})
 		}
 	}
 }
