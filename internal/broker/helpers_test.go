@@ -32,8 +32,15 @@ const hangDetector = 10 * time.Second
 // (-1: a fresh one) of 127.0.0.1, until it is shut down or the test ends.
 func startNATS(t *testing.T, dir string, port int) *natsserver.Server {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true,
-		StoreDir: dir, NoLog: true, NoSigs: true})
+	return startNATSWith(t, &natsserver.Options{StoreDir: dir, Port: port})
+}
+
+// startNATSWith is startNATS with opts (StoreDir and Port set; the host,
+// JetStream and quiet options are set here).
+func startNATSWith(t testing.TB, opts *natsserver.Options) *natsserver.Server {
+	t.Helper()
+	opts.Host, opts.JetStream, opts.NoLog, opts.NoSigs = "127.0.0.1", true, true, true
+	ns, err := natsserver.NewServer(opts)
 	if err != nil {
 		t.Fatalf("nats server: %v", err)
 	}

@@ -29,6 +29,9 @@ const (
 	// they leave as one delta: a ramp of N joins costs O(N) bytes and
 	// work on every node, not a message per join per node.
 	batchDelay = 5 * time.Millisecond
+	// helloWait bounds how long Connect waits for a first answer to its
+	// hello, which lists the live nodes: a node alone waits it through.
+	helloWait = 250 * time.Millisecond
 	// syncTimeout bounds OpenPresence's wait for the other nodes'
 	// rosters; a roster asked again is asked again after it too.
 	syncTimeout = time.Second
@@ -36,15 +39,17 @@ const (
 	// loop; past it NATS drops them (a slow consumer), which the versions
 	// detect and a resync repairs.
 	inboxLength = 1 << 16
-	// minChunkBytes is the least payload a delta or roster part is cut
-	// to; they are cut to half the server's max payload (1 MB by default).
+	// A delta or roster part carries ids of at most an eighth of the NATS
+	// server's max payload (1 MB by default), and at least minChunkBytes:
+	// JSON may escape an id to six times its bytes (\u003c for <).
+	chunkShare    = 8
 	minChunkBytes = 4 << 10
 )
 
 // Types of presence messages (wire.Type).
 const (
-	msgBeat   = "beat"   // on Stream.node: the node is alive
-	msgHello  = "hello"  // on Stream.node: the node started or reconnected; answered by beats
+	msgBeat   = "beat"   // on Stream.node: the node is alive; to a node's inbox, with Nodes: the answer to its hello
+	msgHello  = "hello"  // on Stream.node: the node started or reconnected
 	msgBye    = "bye"    // on Stream.node: the node stops, drop its members now
 	msgSync   = "sync"   // on Stream.sync (every node) or a node's inbox: send me your roster of Room
 	msgRoster = "roster" // to an inbox, or on a room's subject: the sender's whole roster of Room, maybe in Parts
@@ -72,6 +77,8 @@ type wire struct {
 	Part  int   `json:"p,omitempty"`
 	Parts int   `json:"ps,omitempty"`
 	Time  int64 `json:"ts,omitempty"` // Unix nanoseconds of the change
+	// Nodes are the live nodes the sender knows, in answer to a hello.
+	Nodes []string `json:"ns,omitempty"`
 }
 
 // presence shares the members of this node's rooms with the other nodes,
@@ -155,8 +162,9 @@ func newPresence(b *Broker) *presence {
 	return p
 }
 
-// start subscribes to the presence subjects, says hello and starts the
-// presence loop.
+// start subscribes to the presence subjects, says hello, waits for a
+// first answer (at most helloWait), so that the rooms opened next know
+// every live node, and starts the presence loop.
 func (p *presence) start() error {
 	for _, subj := range []string{p.nodeSubj, p.syncSubj, p.inbox} {
 		sub, err := p.b.nc.ChanSubscribe(subj, p.in)
@@ -167,6 +175,17 @@ func (p *presence) start() error {
 	}
 	p.b.m.BrokerNodes.Set(1)
 	p.send(p.nodeSubj, &wire{Type: msgHello, Node: p.node})
+	t := time.NewTimer(helloWait)
+	defer t.Stop()
+	for len(p.nodes) == 0 {
+		select {
+		case m := <-p.in:
+			p.handle(m) // run is not started: start owns its state
+		case <-t.C:
+			go p.run()
+			return nil
+		}
+	}
 	go p.run()
 	return nil
 }
@@ -425,7 +444,7 @@ func size(ids []string) int {
 
 // chunkBytes is the most bytes of ids one message carries.
 func (p *presence) chunkBytes() int {
-	return max(int(p.b.nc.MaxPayload())/2, minChunkBytes)
+	return max(int(p.b.nc.MaxPayload())/chunkShare, minChunkBytes)
 }
 
 // sendRoster sends rp's whole roster to subj, after any pending delta, so
@@ -481,7 +500,17 @@ func (p *presence) handle(m *nats.Msg) {
 	p.heard(w.Node)
 	switch w.Type {
 	case msgHello:
-		p.send(p.nodeSubj, &wire{Type: msgBeat, Node: p.node})
+		nodes := make([]string, 0, len(p.nodes))
+		for n := range p.nodes {
+			nodes = append(nodes, n)
+		}
+		p.send(p.inboxOf(w.Node), &wire{Type: msgBeat, Node: p.node, Nodes: nodes})
+	case msgBeat:
+		for _, n := range w.Nodes {
+			if n != p.node {
+				p.heard(n)
+			}
+		}
 	case msgSync:
 		if rp := p.rooms[w.Room]; rp != nil {
 			p.sendRoster(rp, p.inboxOf(w.Node))
