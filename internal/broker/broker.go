@@ -70,8 +70,9 @@ type Config struct {
 	// ConnectTimeout bounds connecting and creating the stream.
 	ConnectTimeout time.Duration
 	// Heartbeat is the period of the node's heartbeat (default 3 s); a
-	// node not heard for three and a third of them (10 s by default) is
-	// gone and its members are dropped from every room.
+	// node not heard for three of them is gone, and its members are
+	// dropped from every room within a third of a beat more (10 s after
+	// its last beat by default).
 	Heartbeat time.Duration
 
 	Logger  *zap.Logger      // nil: none

@@ -55,9 +55,9 @@
 // roster includes every delta received before it. OpenPresence waits,
 // at most a second, for the roster of every node it knows alive; Connect
 // waits for the first answer to its hello (at most 250 ms) so that it
-// knows them. A node not heard for three and a third heartbeats (10 s by
-// default) is gone: its members are dropped from every room, as a
-// goodbye does at once. After a reconnect the node says hello, sends its
+// knows them. A node not heard for three heartbeats is gone, checked
+// every third of a beat (so within 10 s of its last beat by default): its
+// members are dropped from every room, as a goodbye does at once. After a reconnect the node says hello, sends its
 // rosters and asks for everyone's. Deltas and rosters are cut so that
 // each message stays under an eighth of the server's max payload.
 //

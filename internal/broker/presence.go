@@ -19,11 +19,11 @@ import (
 const (
 	// defaultHeartbeat is Config.Heartbeat's default.
 	defaultHeartbeat = 3 * time.Second
-	// A node not heard for nodeTimeoutBeats heartbeats (the third of a
-	// beat leaves room for one late delivery) is gone: 10 s by default.
-	// The check runs every heartbeat/livenessChecks, so a node is dropped
-	// at most a third of a beat after its timeout.
-	nodeTimeoutBeats = 10.0 / 3
+	// A node not heard for nodeTimeoutBeats heartbeats is gone (9 s by
+	// default). The check runs every heartbeat/livenessChecks, so a node
+	// is dropped at most nodeTimeoutBeats+1/livenessChecks beats after its
+	// last beat: within 10 s of its death by default.
+	nodeTimeoutBeats = 3
 	livenessChecks   = 3
 	// batchDelay is how long a room's changes on this node gather before
 	// they leave as one delta: a ramp of N joins costs O(N) bytes and
@@ -154,7 +154,7 @@ func newPresence(b *Broker) *presence {
 	p := &presence{b: b, node: strconv.FormatUint(rand.Uint64(), 36),
 		nodeSubj: b.cfg.Stream + ".node", syncSubj: b.cfg.Stream + ".sync",
 		heartbeat:   b.cfg.Heartbeat,
-		nodeTimeout: time.Duration(float64(b.cfg.Heartbeat) * nodeTimeoutBeats),
+		nodeTimeout: b.cfg.Heartbeat * nodeTimeoutBeats,
 		in:          make(chan *nats.Msg, inboxLength), ctl: make(chan func()), kick: make(chan struct{}, 1),
 		reconn: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		rooms: make(map[string]*roomPresence), nodes: make(map[string]time.Time)}
