@@ -143,6 +143,7 @@ const state = {
   lastTick: 0,
   msgSeq: 0, // numbers the ids of this tab's messages
   typingSentAt: 0, // when this page last said it is typing
+  typingTimer: 0, // the timer of a typing command held back by TYPING_SEND_MS, 0 for none
   typers: new Map(), // client_id -> time its typing indicator expires
 };
 
@@ -846,7 +847,7 @@ function handleEvent(ev) {
       renderMembers();
       break;
     case "error":
-      notice("error", ev.message || "The server reported an error.", ev.timestamp);
+      if (!failedByServer(ev)) notice("error", ev.message || "The server reported an error.", ev.timestamp);
       break;
   }
 }
@@ -1034,6 +1035,18 @@ function failPending(p) {
   el.sendError.textContent = "A message could not be sent: press Retry next to it.";
 }
 
+// failedByServer marks the pending message an "unavailable" error names
+// (the server could not order it: in a cluster, NATS is away) as not sent,
+// with its Retry, at once rather than after PENDING_FAIL_MS; it reports
+// whether the error was about such a message.
+function failedByServer(ev) {
+  if (ev.code !== "unavailable" || typeof ev.id !== "string") return false;
+  const p = roomMemory(state.room).pending.get(ev.id);
+  if (!p) return false;
+  if (!p.failed) failPending(p);
+  return true;
+}
+
 // onAck confirms a pending message. Its message event already shown (a
 // resend of a message the replay brought), the pending row goes; else it
 // waits, sent, for its message event.
@@ -1084,10 +1097,22 @@ function clearTypers() {
 }
 
 // sendTyping tells the room this page's user is typing, at most once per
-// TYPING_SEND_MS.
+// TYPING_SEND_MS: typing within that time of the last command is told when
+// the time is up, if the draft is still there (a short burst of keys right
+// after sending a message is announced too).
 function sendTyping() {
   const now = Date.now();
-  if (!state.v1 || !state.ws || state.phase !== "connected" || now - state.typingSentAt < TYPING_SEND_MS) return;
+  if (!state.v1 || !state.ws || state.phase !== "connected") return;
+  const wait = state.typingSentAt + TYPING_SEND_MS - now;
+  if (wait > 0) {
+    if (!state.typingTimer) {
+      state.typingTimer = setTimeout(() => {
+        state.typingTimer = 0;
+        if (el.input.value.trim() !== "") sendTyping();
+      }, wait);
+    }
+    return;
+  }
   state.typingSentAt = now;
   state.ws.send(JSON.stringify({ type: "typing" }));
 }

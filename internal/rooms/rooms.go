@@ -168,7 +168,7 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	defer rm.mu.Unlock()
 	r.hook("join")
 	m := &Member{id: req.ClientID, extended: req.Extended, out: req.Out, room: rm, index: len(rm.members)}
-	m.failed = func(error) { r.publishFailed(m) }
+	m.failed = func(error) { r.publishFailed(m, "") }
 	rm.members = append(rm.members, m)
 	rm.ids[m.id]++
 	first := rm.ids[m.id] == 1 && rm.others[m.id] == 0 // on any node
@@ -455,11 +455,12 @@ func (r *Registry) present(m *Member) bool {
 	return true
 }
 
-// publishFailed tells m that a message of its was dropped.
-func (r *Registry) publishFailed(m *Member) {
+// publishFailed tells m that a message of its, sent with id ("" for
+// none), was dropped.
+func (r *Registry) publishFailed(m *Member, id string) {
 	r.cfg.Metrics.MessagesRejected.WithLabelValues(string(metrics.RejectUnavailable)).Inc()
 	if m.extended {
-		m.out.Send(protocol.NewFrame(&protocol.Event{Type: protocol.TypeError, Code: protocol.ErrorUnavailable,
+		m.out.Send(protocol.NewFrame(&protocol.Event{Type: protocol.TypeError, Code: protocol.ErrorUnavailable, ID: id,
 			Message: "the message could not be delivered now: dropped, send it again later", Time: r.cfg.Now()}), r.cfg.Clock())
 	}
 }
