@@ -141,10 +141,11 @@ type remoteState struct {
 	inc, ver uint64
 	synced   bool      // false from asking the node's roster until it comes
 	askedAt  time.Time // when it was last asked
-	// The parts of a roster being received.
-	asm      []string
-	asmNext  int
-	asmIncVr [2]uint64
+	// The parts of a roster being received: the ids so far, the next
+	// Part, and the roster's Inc and Ver.
+	asm     []string
+	asmNext int
+	asmKey  [2]uint64
 }
 
 var _ rooms.Presence = (*Broker)(nil)
@@ -372,7 +373,7 @@ func (p *presence) close(rp *roomPresence) {
 	if p.rooms[rp.name] == rp {
 		delete(p.rooms, rp.name)
 	}
-	p.send(rp.subject, &wire{Type: msgClosed, Node: p.node, Room: rp.name, Inc: rp.inc})
+	p.send(rp.subject, &wire{Type: msgClosed, Node: p.node, Room: rp.name, Inc: rp.inc, Time: time.Now().UnixNano()})
 }
 
 // flushAll sends the deltas of every room with changes.
@@ -582,8 +583,8 @@ func (p *presence) roster(rp *roomPresence, w *wire) {
 	key := [2]uint64{w.Inc, w.Ver}
 	switch {
 	case w.Part == 0:
-		st.asm, st.asmNext, st.asmIncVr = append([]string(nil), w.Joined...), 1, key
-	case st.asm != nil && st.asmIncVr == key && st.asmNext == w.Part:
+		st.asm, st.asmNext, st.asmKey = append([]string(nil), w.Joined...), 1, key
+	case st.asm != nil && st.asmKey == key && st.asmNext == w.Part:
 		st.asm = append(st.asm, w.Joined...)
 		st.asmNext++
 	default:

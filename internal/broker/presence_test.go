@@ -132,6 +132,21 @@ func TestPresenceAcrossNodes(t *testing.T) {
 	if got := a.Metric(t, "chat_broker_nodes"); got != 3 {
 		t.Fatalf("chat_broker_nodes %v, want 3", got)
 	}
+
+	// c's only member leaves: the room is closed there, and made again by
+	// the next join, a new incarnation that starts from nothing.
+	c1.close()
+	for _, cl := range []*client{a1, b1} {
+		if ev := cl.waitFor(protocol.TypeDisconnection, "c1"); ev.MemberCount != 5 {
+			t.Fatalf("%s: leave of c1 %+v, want member_count 5", cl.id, ev)
+		}
+	}
+	leftNode(t, c, 0)
+	back := dial(t, c, "c1", "r", rooms.NoResume, "")
+	checkWelcome(t, back, 6, "a1", "b1", "c1", "s", "za", "zb")
+	testkit.WaitFor(t, "c1 announced again", func() bool {
+		return a1.count(protocol.TypeConnection, "c1") == 2 && b1.count(protocol.TypeConnection, "c1") == 2
+	})
 }
 
 // TestPresenceNodeGone drops the members of a node that stops: one that
