@@ -156,6 +156,7 @@ func TestKillNodeUnderLoadgen(t *testing.T) {
 	if !strings.Contains(string(out), "per URL") {
 		t.Fatalf("the text summary has no per-URL connects:\n%s", out)
 	}
+	t.Logf("%s", out) // the reconnect times, with -v
 }
 
 // scrape returns the value of an unlabelled series on addr's /metrics, -1
