@@ -2,10 +2,8 @@ package server
 
 import (
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -22,18 +20,18 @@ import (
 )
 
 // session is one WebSocket connection as the server sees it: it owns the
-// descriptor, the net.Conn and the teardown, reads and decodes the client's
+// descriptor and the teardown, reads and decodes the client's
 // frames, and holds the connection's outbound side (what it is sent) and
 // its room membership. It is distinct from outbound.Conn, which only
 // writes, and from rooms.Member, which is only membership.
 //
-// Every epoll_ctl on the descriptor runs inside raw.Control, so it never
-// reaches a number that was closed and reused by another connection.
+// Every system call on the descriptor runs inside fd.Control, Read or
+// Write, so it never reaches a number that was closed and reused by
+// another connection.
 type session struct {
 	// Static after attach.
 	srv      *Server
-	conn     net.Conn
-	raw      syscall.RawConn
+	fd       netpoll.FD // closed by finish; the outbound side writes through it
 	id       string
 	extended bool // the client offered chat.v1
 	out      *outbound.Conn
@@ -95,30 +93,22 @@ var readScratches = sync.Pool{New: func() any {
 	return s
 }}
 
-// read does one non-blocking read of raw into rs.buf.
-func read(raw syscall.RawConn, rs *readScratch) (n int, err error) {
-	if err := raw.Read(rs.readFn); err != nil {
+// read does one non-blocking read of fd into rs.buf.
+func read(fd *netpoll.FD, rs *readScratch) (n int, err error) {
+	if err := fd.Read(rs.readFn); err != nil {
 		return 0, err
 	}
 	return max(rs.n, 0), rs.err
 }
 
-// attach makes an upgraded connection a session: it joins the room, queues
+// attach makes the upgraded connection of descriptor fd, which it takes
+// over, a session: it joins the room, queues
 // the handshake response (greeting, nil when already written) with the
 // first frames, decodes what the client already sent (early) and has the
 // poller watch the descriptor. registered says whether the descriptor is
 // already in the poller (the handshake put it there). A reservation was
 // taken for the connection.
-func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, registered bool) error {
-	raw, err := rawConn(conn)
-	if err != nil {
-		conn.Close()
-		s.sessions.unreserve()
-		if req.claim != nil {
-			s.identities.release(req.claim)
-		}
-		return err
-	}
+func (s *Server) attach(fd int, req wsRequest, greeting, early []byte, registered bool) error {
 	// A chat.v1 client's frame may be a message command, whose JSON
 	// envelope and escapes take more than its text: the text's limit is
 	// checked once the command is read.
@@ -126,9 +116,10 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 	if req.extended {
 		maxFrame = protocol.CommandFrameLimit(maxFrame)
 	}
-	sess := &session{srv: s, conn: conn, raw: raw, id: req.clientID, extended: req.extended,
+	sess := &session{srv: s, id: req.clientID, extended: req.extended,
 		expires: req.expires, claim: req.claim, dec: wsframe.Decoder{MaxMessage: maxFrame}}
-	sess.out = s.pool.NewConn(raw, sess)
+	sess.fd.Init(fd)
+	sess.out = s.pool.NewConn(&sess.fd, sess)
 	if greeting != nil {
 		sess.out.SendGreeting(greeting)
 	}
@@ -140,10 +131,11 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 				s.identities.release(sess.claim)
 			}
 			sess.out.Finish()
-			conn.Close()
+			sess.fd.Close()
 			s.sessions.unreserve()
 		}
 	}()
+	var err error
 	sess.member, err = s.rooms.Join(rooms.JoinRequest{ClientID: req.clientID, Room: req.room, Since: req.since,
 		Epoch: req.epoch, Extended: req.extended, Out: sess.out})
 	joined = true
@@ -168,7 +160,7 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 	}
 	sess.out.Start()
 	var perr error
-	if cerr := raw.Control(func(fd uintptr) {
+	if cerr := sess.fd.Control(func(fd uintptr) {
 		if registered {
 			s.poller.Set(int(fd), sess)
 			perr = s.poller.Resume(int(fd))
@@ -183,18 +175,6 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 		return fmt.Errorf("poll connection: %w", perr)
 	}
 	return nil
-}
-
-func rawConn(conn net.Conn) (syscall.RawConn, error) {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return nil, fmt.Errorf("connection %T has no descriptor", conn)
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil, fmt.Errorf("raw connection: %w", err)
-	}
-	return raw, nil
 }
 
 // OnReady reads what the connection has, without blocking, and handles
@@ -219,7 +199,7 @@ func (s *session) OnReady(netpoll.Event) {
 	rs := readScratches.Get().(*readScratch)
 	defer readScratches.Put(rs)
 	for range maxReadsPerEvent {
-		n, err := read(s.raw, rs)
+		n, err := read(&s.fd, rs)
 		if n > 0 {
 			s.decode(rs.buf[:n])
 		}
@@ -241,7 +221,7 @@ func (s *session) OnReady(netpoll.Event) {
 
 func (s *session) resume() {
 	var err error
-	if cerr := s.raw.Control(func(fd uintptr) { err = s.srv.poller.Resume(int(fd)) }); cerr != nil {
+	if cerr := s.fd.Control(func(fd uintptr) { err = s.srv.poller.Resume(int(fd)) }); cerr != nil {
 		err = cerr
 	}
 	if err != nil && !s.finished.Load() {
@@ -465,7 +445,7 @@ func (s *session) CloseWritten() {
 	s.lingering.Store(true)
 	time.AfterFunc(lingerTimeout, s.finish)
 	var err error
-	if cerr := s.raw.Control(func(fd uintptr) { err = unix.Shutdown(int(fd), unix.SHUT_WR) }); cerr != nil {
+	if cerr := s.fd.Control(func(fd uintptr) { err = unix.Shutdown(int(fd), unix.SHUT_WR) }); cerr != nil {
 		err = cerr
 	}
 	if err != nil || s.peerClosed.Load() {
@@ -517,7 +497,7 @@ func (s *session) finish() {
 		return
 	}
 	srv := s.srv
-	s.raw.Control(func(fd uintptr) { srv.poller.Del(int(fd)) }) // fails harmlessly if never added
+	s.fd.Control(func(fd uintptr) { srv.poller.Del(int(fd)) }) // fails harmlessly if never added
 	s.out.Finish()
 	// The room is left last, and whatever happens there: a panic in it
 	// must not skip closing the descriptor and the count. The client_id is
@@ -528,7 +508,7 @@ func (s *session) finish() {
 		defer srv.identities.release(s.claim)
 	}
 	defer s.leaveAtTeardown()
-	s.conn.Close()
+	s.fd.Close()
 	reason := s.out.Reason()
 	if reason.Label == "" {
 		reason = protocol.ClosePeerGone
