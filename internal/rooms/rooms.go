@@ -161,7 +161,9 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	rm.members = append(rm.members, m)
 	rm.ids[m.id]++
 	first := rm.ids[m.id] == 1
-	if first {
+	if first && len(rm.ids) <= protocol.MaxListedMembers {
+		// A newcomer is listed only while the list has room: after that
+		// the first listed ids stay those before it.
 		rm.membersJSON = nil
 	}
 	now, ts := r.cfg.Clock(), r.cfg.Now()

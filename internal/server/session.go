@@ -33,13 +33,21 @@ type session struct {
 	srv      *Server
 	fd       netpoll.FD // closed by finish; the outbound side writes through it
 	id       string
-	extended bool // the client offered chat.v1
 	out      *outbound.Conn
 	member   *rooms.Member // nil when the join was refused (shutdown)
 	expires  int64         // pool clock when the token expires, 0 for none
 	claim    *claim        // the anonymous client_id's hold; nil with tokens
+	extended bool          // the client offered chat.v1
 
-	index int // position in sessions.list; guarded by sessions.mu
+	index int32 // position in sessions.list; guarded by sessions.mu
+
+	// flags holds the session's state bits (flagLingering and the
+	// others); each is set, and only flagLeft ever cleared, atomically.
+	flags atomic.Uint32
+
+	// strikes counts frames refused by the rate limit in a row; guarded by
+	// readMu.
+	strikes int32
 
 	// lastSeen is the pool clock of the last complete frame from the
 	// client; written by the reader, read by the sweeper.
@@ -48,14 +56,6 @@ type session struct {
 	// asked for this connection's client_id (see identities); written
 	// under identities.mu.
 	probedAt atomic.Int64
-	// lingering is set once the close frame is written and the session
-	// waits for the peer to close (at most lingerTimeout).
-	lingering atomic.Bool
-	// peerClosed is set when the client's close frame arrived after the
-	// connection began closing: the closing handshake is then complete.
-	peerClosed atomic.Bool
-	left       atomic.Bool // the member has left its room
-	finished   atomic.Bool
 
 	// Owned by the sweeper.
 	lastPing int64
@@ -65,8 +65,25 @@ type session struct {
 	readMu  sync.Mutex
 	dec     wsframe.Decoder // guarded by readMu
 	limiter *rate.Limiter   // made at the first frame: most clients mostly listen; guarded by readMu
-	strikes int             // frames refused by the rate limit in a row; guarded by readMu
 }
+
+// Bits of session.flags.
+const (
+	// flagLingering is set once the close frame is written and the session
+	// waits for the peer to close (at most lingerTimeout).
+	flagLingering uint32 = 1 << iota
+	// flagPeerClosed is set when the client's close frame arrived after the
+	// connection began closing: the closing handshake is then complete.
+	flagPeerClosed
+	flagLeft     // the member has left its room
+	flagFinished // torn down
+)
+
+// is reports whether flag is set.
+func (s *session) is(flag uint32) bool { return s.flags.Load()&flag != 0 }
+
+// set sets flag and reports whether this call set it.
+func (s *session) set(flag uint32) bool { return s.flags.Or(flag)&flag == 0 }
 
 var (
 	_ netpoll.Handler = (*session)(nil)
@@ -183,7 +200,7 @@ func (s *Server) attach(fd int, req wsRequest, greeting, early []byte, registere
 func (s *session) OnReady(netpoll.Event) {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
-	if s.finished.Load() {
+	if s.is(flagFinished) {
 		return
 	}
 	defer func() {
@@ -224,7 +241,7 @@ func (s *session) resume() {
 	if cerr := s.fd.Control(func(fd uintptr) { err = s.srv.poller.Resume(int(fd)) }); cerr != nil {
 		err = cerr
 	}
-	if err != nil && !s.finished.Load() {
+	if err != nil && !s.is(flagFinished) {
 		s.peerGone()
 	}
 }
@@ -408,13 +425,13 @@ func (s *session) closeWith(reason protocol.Close) {
 // leave takes the member out of its room, once. A Leave that panicked
 // did not count: teardown tries again.
 func (s *session) leave() {
-	if s.member == nil || !s.left.CompareAndSwap(false, true) {
+	if s.member == nil || !s.set(flagLeft) {
 		return
 	}
 	left := false
 	defer func() {
 		if !left {
-			s.left.Store(false)
+			s.flags.And(^flagLeft)
 		}
 	}()
 	s.srv.rooms.Leave(s.member)
@@ -424,8 +441,8 @@ func (s *session) leave() {
 // peerClose records the client's close frame, which ends the session once
 // ours is written.
 func (s *session) peerClose() {
-	s.peerClosed.Store(true)
-	if s.lingering.Load() {
+	s.set(flagPeerClosed)
+	if s.is(flagLingering) {
 		s.finish()
 	}
 }
@@ -438,17 +455,17 @@ func (s *session) peerClose() {
 // so that the peer reads everything queued before the close frame rather
 // than a reset.
 func (s *session) CloseWritten() {
-	if s.out.Reason().Label == protocol.CloseNormal.Label || s.peerClosed.Load() {
+	if s.out.Reason().Label == protocol.CloseNormal.Label || s.is(flagPeerClosed) {
 		s.finish()
 		return
 	}
-	s.lingering.Store(true)
+	s.set(flagLingering)
 	time.AfterFunc(lingerTimeout, s.finish)
 	var err error
 	if cerr := s.fd.Control(func(fd uintptr) { err = unix.Shutdown(int(fd), unix.SHUT_WR) }); cerr != nil {
 		err = cerr
 	}
-	if err != nil || s.peerClosed.Load() {
+	if err != nil || s.is(flagPeerClosed) {
 		s.finish()
 	}
 }
@@ -461,10 +478,10 @@ func (s *session) WriteFailed() { s.finish() }
 // idle one and one whose token has expired, pings a quiet one and releases
 // idle buffers. It returns the bytes queued for the client.
 func (s *session) maintain(now int64, ping []byte) int {
-	if s.finished.Load() {
+	if s.is(flagFinished) {
 		return 0
 	}
-	if s.lingering.Load() {
+	if s.is(flagLingering) {
 		return 0
 	}
 	if s.out.Stalled(now) {
@@ -493,7 +510,7 @@ func (s *session) maintain(now int64, ping []byte) int {
 // stops its writes, leaves the room, closes the connection and counts the
 // reason. Any goroutine may call it; none holds a lock it takes.
 func (s *session) finish() {
-	if !s.finished.CompareAndSwap(false, true) {
+	if !s.set(flagFinished) {
 		return
 	}
 	srv := s.srv

@@ -433,6 +433,8 @@ func parseRequest(uri string) (wsRequest, error) {
 	if req.clientID, err = names.ClientID(id); err != nil {
 		return req, bad(metrics.UpgradeBadClientID, "bad client_id: "+err.Error())
 	}
+	// The names outlive the request: copied, they do not keep its URI.
+	req.clientID = strings.Clone(req.clientID)
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return req, bad(metrics.UpgradeBadHandshake, "bad query string")
@@ -441,6 +443,7 @@ func parseRequest(uri string) (wsRequest, error) {
 		if req.room, err = names.Room(q.Get("room")); err != nil {
 			return req, bad(metrics.UpgradeBadRoom, "bad room: "+err.Error())
 		}
+		req.room = strings.Clone(req.room)
 	}
 	req.token = q.Get(auth.QueryParam)
 	if q.Has("since") {
