@@ -22,7 +22,8 @@ import (
 // the runtime's poller and no address objects. The socket options the
 // runtime would set on every accepted connection (no Nagle delay, TCP
 // keep-alive) are set once on the listening socket, which Linux copies to
-// every connection it accepts.
+// every connection it completes from then on (one already waiting in the
+// backlog when Serve takes the socket over keeps the kernel's defaults).
 type listener struct {
 	// Static after takeListener.
 	srv  *Server
