@@ -57,13 +57,15 @@
 // waits for the first answer to its hello (at most 250 ms) so that it
 // knows them. A node not heard for three heartbeats is gone, checked
 // every third of a beat (so within 10 s of its last beat by default): its
-// members are dropped from every room, as a goodbye does at once. After a reconnect the node says hello, sends its
-// rosters and asks for everyone's. Deltas and rosters are cut so that
+// members are dropped from every room, as a goodbye does at once. After a
+// reconnect the node says hello, sends its rosters and asks for
+// everyone's. Typing events go on a room's subject too, published at once
+// by the typing member's goroutine: they need no order. Deltas and rosters are cut so that
 // each message stays under an eighth of the server's max payload.
 //
 // Lock order (presence): room.mu of package rooms, then roomPresence.mu,
 // then presence.mu. The presence loop (one goroutine, the only publisher
-// of presence messages and owner of what is known of other nodes) calls
+// of rosters and deltas and owner of what is known of other nodes) calls
 // rooms back (apply) holding none of them; OpenPresence and Close wait
 // for the loop and are called with no lock held.
 //

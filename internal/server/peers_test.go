@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -48,8 +49,8 @@ func TestPeers(t *testing.T) {
 		t.Fatalf("GET /peers: %+v, %v", got, err)
 	}
 
-	for _, origin := range []string{"http://127.0.0.1:1", "https://b.example"} {
-		c, resp, err := websocket.DefaultDialer.Dial("ws://"+ts.Addr+"/ws/peer?room=r", http.Header{"Origin": {origin}})
+	for i, origin := range []string{"http://127.0.0.1:1", "https://b.example"} {
+		c, resp, err := websocket.DefaultDialer.Dial(fmt.Sprintf("ws://%s/ws/peer%d?room=r", ts.Addr, i), http.Header{"Origin": {origin}})
 		if err != nil {
 			t.Fatalf("origin %s refused: %v %v", origin, resp, err)
 		}
