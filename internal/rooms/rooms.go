@@ -188,7 +188,12 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	added = m
 	first := rm.ids[m.id] == 1 && rm.others[m.id] == 0 // on any node
 	if rm.ids[m.id] == 1 {
-		rm.membersJSON = nil
+		if len(rm.ids) <= protocol.MaxListedMembers || rm.others[m.id] > 0 {
+			// A newcomer is listed only while the list has room: after
+			// that the first listed ids stay this node's ones before it
+			// (unless it was listed as another node's).
+			rm.membersJSON = nil
+		}
 		if rm.others[m.id] > 0 {
 			rm.remoteOnly--
 		}
