@@ -129,6 +129,7 @@ type Broker struct {
 	sc     jetstream.StreamConfig
 	pres   *presence
 	once   sync.Once // Close
+	closed chan struct{} // closed by the connection's closed handler, its last callback; never reopened
 
 	// ready is set once the stream is known to exist on the connection
 	// (at Connect, and after each reconnect), cleared on a disconnect.
@@ -160,7 +161,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 	if strings.ContainsAny(cfg.Stream, ".*> \t") {
 		return nil, fmt.Errorf("nats stream name %q: no dots, wildcards or spaces", cfg.Stream)
 	}
-	b := &Broker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, remade: make(chan struct{})}
+	b := &Broker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, remade: make(chan struct{}), closed: make(chan struct{})}
 	b.pres = newPresence(b)
 	b.sc = jetstream.StreamConfig{
 		Name:              cfg.Stream,
@@ -195,7 +196,10 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 			go b.reconnected()
 			b.pres.reconnected()
 		}),
-		nats.ClosedHandler(func(*nats.Conn) { b.m.BrokerConnected.Set(0) }),
+		nats.ClosedHandler(func(*nats.Conn) {
+			b.m.BrokerConnected.Set(0)
+			close(b.closed)
+		}),
 	}
 	if cfg.Creds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.Creds))
@@ -281,7 +285,7 @@ func (b *Broker) Ready() bool { return b.ready.Load() && b.nc.IsConnected() }
 func (b *Broker) Close() { b.close(true) }
 
 // close stops presence, saying goodbye when bye is set, and closes the
-// connection.
+// connection, waiting for its last callback.
 func (b *Broker) close(bye bool) {
 	b.once.Do(func() {
 		b.pres.halt(bye)
@@ -289,6 +293,12 @@ func (b *Broker) close(bye bool) {
 			b.nc.FlushTimeout(requestTimeout)
 		}
 		b.nc.Close()
+		// The connection's callbacks (which log) run on their own
+		// goroutine: Close returns once they are done, or after a bound.
+		select {
+		case <-b.closed:
+		case <-time.After(requestTimeout):
+		}
 	})
 }
 
