@@ -53,9 +53,7 @@ func TestPendingThroughFrozenServer(t *testing.T) {
 		t.Fatalf("%d pending rows left after the echo", n)
 	}
 
-	if err := proc.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	servertest.Freeze(t, proc)
 	ana.send("while frozen")
 	ana.waitJS(`JSON.stringify(`+pendingRowsJS+`) === JSON.stringify(["while frozen|Sending…"])`, "the message pending")
 	auditIfInstalled(t, ana, "a message sending")

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -127,10 +126,7 @@ func TestKillNodeUnderLoadgen(t *testing.T) {
 		testkit.WaitFor(t, "messages through the node to kill", func() bool {
 			return scrape(addrs[2], "chat_broker_messages_total") >= 5
 		})
-		if err := procs[2].Signal(syscall.SIGSTOP); err != nil {
-			killed <- err
-			return
-		}
+		servertest.Freeze(t, procs[2])
 		time.Sleep(500 * time.Millisecond)
 		killed <- procs[2].Kill()
 	}()

@@ -128,7 +128,7 @@ type Broker struct {
 	stream jetstream.Stream
 	sc     jetstream.StreamConfig
 	pres   *presence
-	once   sync.Once // Close
+	once   sync.Once     // Close
 	closed chan struct{} // closed by the connection's closed handler, its last callback; never reopened
 
 	// ready is set once the stream is known to exist on the connection

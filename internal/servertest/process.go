@@ -1,6 +1,8 @@
 package servertest
 
 import (
+	"bytes"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -68,4 +70,32 @@ func ProcessOn(t testing.TB, bin, addr string, args ...string) *os.Process {
 		return resp.StatusCode == http.StatusOK
 	})
 	return cmd.Process
+}
+
+// Freeze stops proc with SIGSTOP and returns once every thread of it is
+// stopped (the signal is delivered to each thread on its own time), so
+// that nothing the test does next can reach a running server.
+func Freeze(t testing.TB, proc *os.Process) {
+	t.Helper()
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "every thread of the server stopped", func() bool {
+		stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", proc.Pid))
+		if err != nil || len(stats) == 0 {
+			return false
+		}
+		for _, path := range stats {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return false
+			}
+			// The state follows the command name, which is in parentheses.
+			i := bytes.LastIndexByte(b, ')')
+			if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+				return false
+			}
+		}
+		return true
+	})
 }
