@@ -17,6 +17,17 @@ import (
 // chat-web-deps). Without it the audit is skipped, or fails when CI is set.
 func axePath(t *testing.T) string {
 	t.Helper()
+	path, ok := axeIfInstalled(t)
+	if !ok {
+		t.Skip("skipping the accessibility audit: axe-core is not installed (bash .ci/web-deps installs it)")
+	}
+	return path
+}
+
+// axeIfInstalled is axePath for a test that audits on the way: without
+// axe-core it reports false (and fails when CI is set) instead of skipping.
+func axeIfInstalled(t *testing.T) (string, bool) {
+	t.Helper()
 	path := os.Getenv("AXE_JS")
 	if path == "" {
 		dir := os.Getenv("CHAT_WEB_DEPS")
@@ -32,9 +43,25 @@ func axePath(t *testing.T) string {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("the accessibility audit needs axe-core (CI is set): %v; run bash .ci/web-deps", err)
 		}
-		t.Skipf("skipping the accessibility audit: %v (bash .ci/web-deps installs axe-core)", err)
+		t.Logf("no accessibility audit: %v (bash .ci/web-deps installs axe-core)", err)
+		return "", false
 	}
-	return path
+	return path, true
+}
+
+// auditIfInstalled runs axe-core over p's page in its current state, the
+// state being what, when axe-core is installed (see axeIfInstalled).
+func auditIfInstalled(t *testing.T, p *page, what string) {
+	t.Helper()
+	path, ok := axeIfInstalled(t)
+	if !ok {
+		return
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.audit(string(src), what)
 }
 
 // axeViolation is one rule that failed, with the elements that fail it.

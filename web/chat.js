@@ -117,6 +117,10 @@ const state = {
   user: "",
   room: "",
   token: "", // sign-in token, kept in memory only
+  // The servers to connect to, WebSocket base URLs: this page's own first,
+  // then the cluster's other nodes from GET /peers; server indexes it.
+  servers: [`${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}`],
+  server: 0,
   ws: null,
   joinId: 0, // changes with every join and leave, so late answers are ignored
   attempt: 0, // failed attempts since the last welcome
@@ -143,6 +147,7 @@ const state = {
   lastTick: 0,
   msgSeq: 0, // numbers the ids of this tab's messages
   typingSentAt: 0, // when this page last said it is typing
+  typingTimer: 0, // the timer of a typing command held back by TYPING_SEND_MS, 0 for none
   typers: new Map(), // client_id -> time its typing indicator expires
 };
 
@@ -571,8 +576,29 @@ function showRoom(room) {
 // ---- connection ----
 
 function wsURL(user, room) {
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${proto}//${location.host}/ws/${encodeURIComponent(user)}?room=${encodeURIComponent(room)}`;
+  return `${state.servers[state.server]}/ws/${encodeURIComponent(user)}?room=${encodeURIComponent(room)}`;
+}
+
+// nextServer moves the next connection to the cluster's next node: this
+// one is gone (shut down, dropped, unreachable or silent). Resuming there
+// with since and epoch loses nothing.
+function nextServer() {
+  state.server = (state.server + 1) % state.servers.length;
+}
+
+// loadPeers learns the cluster's other nodes from this page's server.
+async function loadPeers() {
+  try {
+    const r = await fetch("/peers", { cache: "no-store" });
+    const { servers } = await r.json();
+    if (Array.isArray(servers)) {
+      for (const u of servers) {
+        if (typeof u === "string" && /^wss?:\/\/[^/?#]+$/.test(u) && !state.servers.includes(u)) state.servers.push(u);
+      }
+    }
+  } catch {
+    // a server without /peers: this page's own is the only one
+  }
 }
 
 // connectURL is the URL of the next connection to the current room: on a
@@ -621,7 +647,8 @@ function open() {
     state.socketFails = 0;
     state.retryWhy = "";
     setNote("");
-    setPhase("connected", `Connected to ${state.room} as ${state.user}`, `Connected to ${state.room}`);
+    const via = state.server === 0 ? "" : ` via ${new URL(state.servers[state.server]).host}`;
+    setPhase("connected", `Connected to ${state.room} as ${state.user}${via}`, `Connected to ${state.room}`);
   };
   ws.onmessage = (e) => {
     if (state.ws !== ws) return;
@@ -661,6 +688,7 @@ function open() {
 // onClose decides what follows the close of an open connection.
 function onClose(code) {
   const c = CLOSES[code];
+  if (code === 1001 || code === 1006) nextServer(); // the server went away
   notice("local", c ? `Connection lost: ${c.why}.` : "Connection lost.");
   if (c && c.token) {
     if (el.token.value.trim() !== state.token) {
@@ -718,6 +746,9 @@ async function checkRefusal(url) {
 function onRefusal({ status, reason }) {
   const mem = roomMemory(state.room);
   switch (status) {
+    case 0:
+      nextServer(); // unreachable
+      break;
     case 400:
       if (/^bad (since|epoch)\b/.test(reason)) {
         // The server cannot resume from where this page was: join afresh.
@@ -747,6 +778,7 @@ function onRefusal({ status, reason }) {
       scheduleReconnect();
       return;
     case 503:
+      nextServer(); // full or shutting down: another node may take it
       state.retryWhy = "Server busy.";
       setNote(`The server is full or shutting down (${reason || "unavailable"}); the page keeps trying.`);
       scheduleReconnect();
@@ -846,7 +878,7 @@ function handleEvent(ev) {
       renderMembers();
       break;
     case "error":
-      notice("error", ev.message || "The server reported an error.", ev.timestamp);
+      if (!failedByServer(ev)) notice("error", ev.message || "The server reported an error.", ev.timestamp);
       break;
   }
 }
@@ -1034,6 +1066,18 @@ function failPending(p) {
   el.sendError.textContent = "A message could not be sent: press Retry next to it.";
 }
 
+// failedByServer marks the pending message an "unavailable" error names
+// (the server could not order it: in a cluster, NATS is away) as not sent,
+// with its Retry, at once rather than after PENDING_FAIL_MS; it reports
+// whether the error was about such a message.
+function failedByServer(ev) {
+  if (ev.code !== "unavailable" || typeof ev.id !== "string") return false;
+  const p = roomMemory(state.room).pending.get(ev.id);
+  if (!p) return false;
+  if (!p.failed) failPending(p);
+  return true;
+}
+
 // onAck confirms a pending message. Its message event already shown (a
 // resend of a message the replay brought), the pending row goes; else it
 // waits, sent, for its message event.
@@ -1084,10 +1128,22 @@ function clearTypers() {
 }
 
 // sendTyping tells the room this page's user is typing, at most once per
-// TYPING_SEND_MS.
+// TYPING_SEND_MS: typing within that time of the last command is told when
+// the time is up, if the draft is still there (a short burst of keys right
+// after sending a message is announced too).
 function sendTyping() {
   const now = Date.now();
-  if (!state.v1 || !state.ws || state.phase !== "connected" || now - state.typingSentAt < TYPING_SEND_MS) return;
+  if (!state.v1 || !state.ws || state.phase !== "connected") return;
+  const wait = state.typingSentAt + TYPING_SEND_MS - now;
+  if (wait > 0) {
+    if (!state.typingTimer) {
+      state.typingTimer = setTimeout(() => {
+        state.typingTimer = 0;
+        if (el.input.value.trim() !== "") sendTyping();
+      }, wait);
+    }
+    return;
+  }
   state.typingSentAt = now;
   state.ws.send(JSON.stringify({ type: "typing" }));
 }
@@ -1143,6 +1199,7 @@ function serverSilent() {
   renderMembers();
   clearTypers();
   notice("local", "Connection lost: the server is not responding.");
+  nextServer();
   state.retryWhy = "Connection lost (server not responding).";
   setNote("The server stopped responding; the page keeps trying to reconnect.");
   scheduleReconnect();
@@ -1384,4 +1441,5 @@ window.addEventListener("online", () => {
   renderMembers();
   updateTitle();
   (el.username.value && !taken ? el.connect : el.username).focus();
+  loadPeers();
 }

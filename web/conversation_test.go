@@ -51,16 +51,21 @@ func (r *rawClient) say(texts ...string) {
 			r.t.Fatalf("%s: send %q: %v", r.id, s, err)
 		}
 	}
-	last := texts[len(texts)-1]
+	r.waitFor(texts[len(texts)-1])
+}
+
+// waitFor reads until a message with text arrives.
+func (r *rawClient) waitFor(text string) {
+	r.t.Helper()
 	r.c.SetReadDeadline(time.Now().Add(waitTimeout))
 	defer r.c.SetReadDeadline(time.Time{})
 	for {
 		_, data, err := r.c.ReadMessage()
 		if err != nil {
-			r.t.Fatalf("%s: waiting for the echo of %q: %v", r.id, last, err)
+			r.t.Fatalf("%s: waiting for the message %q: %v", r.id, text, err)
 		}
 		var ev struct{ Type, ClientID, Message string }
-		if json.Unmarshal(data, &ev) == nil && ev.Type == "message" && ev.Message == last {
+		if json.Unmarshal(data, &ev) == nil && ev.Type == "message" && ev.Message == text {
 			return
 		}
 	}

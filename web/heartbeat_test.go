@@ -58,6 +58,7 @@ func TestPendingThroughFrozenServer(t *testing.T) {
 	}
 	ana.send("while frozen")
 	ana.waitJS(`JSON.stringify(`+pendingRowsJS+`) === JSON.stringify(["while frozen|Sending…"])`, "the message pending")
+	auditIfInstalled(t, ana, "a message sending")
 	ana.waitJSWithin(frozenWait, `document.getElementById("status-text").textContent.includes("server not responding") &&
 		[...document.querySelectorAll("#messages .notice-local")].some(n => n.textContent.includes("not responding"))`,
 		"the page to notice the frozen server")
@@ -120,6 +121,7 @@ func TestTypingIndicator(t *testing.T) {
 	ana.do("type", chromedp.SendKeys("#messageInput", "hel"))
 	bob.waitJS(`!document.getElementById("typing").hidden && document.getElementById("typing").textContent === "ana is typing…"`,
 		"ana's typing indicator")
+	auditIfInstalled(t, bob, "the typing indicator shown")
 	if live := eval[bool](bob, `!!document.getElementById("typing").closest("[aria-live]:not([aria-live=off])")`); live {
 		t.Error("the typing indicator is inside a live region")
 	}
@@ -136,6 +138,11 @@ func TestTypingIndicator(t *testing.T) {
 	if !eval[bool](bob, `document.getElementById("typing").hidden`) {
 		t.Error("the indicator stays after ana's message")
 	}
+	// A short burst right after a message, within the 2 s between typing
+	// commands, is announced when that time is up.
+	ana.do("a short burst", chromedp.SendKeys("#messageInput", "ok"))
+	bob.waitJS(`!document.getElementById("typing").hidden`, "ana's short burst announced")
+	ana.setValue("messageInput", "")
 	// The raw client of another program never sees typing or acks.
 	raw := dialRaw(t, srv.Addr, "typing", "seed")
 	ana.do("type", chromedp.SendKeys("#messageInput", "x"))

@@ -18,7 +18,7 @@ var (
 )
 
 // TestScreenshot records a short conversation between three people and
-// saves ana's view. Run it by hand:
+// saves ana's view, with a draft of hers and carol typing. Run it by hand:
 //
 //	go test ./web -run Screenshot -args -screenshot ../docs/screenshot.png
 //	go test ./web -run Screenshot -args -screenshot ../docs/screenshot-phone.png -screenshot-size phone
@@ -71,6 +71,8 @@ func TestScreenshot(t *testing.T) {
 	ana.waitMessage("bob", "Great, thanks both.")
 	ana.do("type a draft", chromedp.SendKeys("#messageInput", "Tagging v1.4 now"))
 	ana.waitMembers(3, "ana", "bob", "carol")
+	carol.do("start typing", chromedp.SendKeys("#messageInput", "Also"))
+	ana.waitJS(`!document.getElementById("typing").hidden`, "carol's typing indicator")
 
 	png, err := chromedp.Run(ana.ctx, chromedp.CaptureScreenshot())
 	if err != nil {

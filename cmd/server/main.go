@@ -59,6 +59,7 @@ type options struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	origins         string
+	peers           string
 	debugAddr       string
 	metricsAddr     string
 	secretFile      string
@@ -86,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.secretFile, "auth-secret-file", "", "require tokens signed with HS256 over this file's bytes, less one trailing newline, at least 32 bytes (empty: anonymous)")
 	fs.StringVar(&o.publicKeyFile, "auth-public-key-file", "", "require EdDSA or ES256 tokens verified with this PEM Ed25519 or P-256 public key (empty: anonymous)")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated addresses and CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client address for logs (empty: none)")
+	fs.StringVar(&o.peers, "peers", "", "comma-separated public base URLs of the cluster's other nodes, e.g. http://10.0.0.2:8080: the web client reconnects to them when this node is gone, and their pages may open WebSockets here (empty: none)")
 	fs.StringVar(&o.origins, "allowed-origins", "", "comma-separated Origin values allowed to open WebSockets besides the server's own, e.g. https://chat.example.com; * allows any (empty: same origin only)")
 	fs.IntVar(&c.MaxConnections, "max-connections", 0, "most WebSocket connections at once; beyond it upgrades get 503 (0: file-descriptor limit minus -max-handshakes, -max-page-conns and 64)")
 	fs.IntVar(&c.MaxHandshakes, "max-handshakes", server.DefaultMaxHandshakes, "connections whose request head is being read that are always allowed; more while descriptors are free, past that the oldest is dropped")
@@ -147,6 +149,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		var err error
 		if c.TrustedProxies, err = realip.ParsePrefixes(o.trustedProxies); err != nil {
 			err = fmt.Errorf("-trusted-proxies: %w", err)
+			fmt.Fprintln(stderr, err)
+			return nil, err
+		}
+	}
+	if o.peers != "" {
+		for _, peer := range strings.Split(o.peers, ",") {
+			c.Peers = append(c.Peers, strings.TrimSpace(peer))
+		}
+		if _, _, err := server.ParsePeers(c.Peers); err != nil {
+			err = fmt.Errorf("-peers: %w", err)
 			fmt.Fprintln(stderr, err)
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -68,6 +69,11 @@ type Config struct {
 	MaxAge   time.Duration
 	// ConnectTimeout bounds connecting and creating the stream.
 	ConnectTimeout time.Duration
+	// Heartbeat is the period of the node's heartbeat (default 3 s); a
+	// node not heard for three of them is gone, and its members are
+	// dropped from every room within a third of a beat more (10 s after
+	// its last beat by default).
+	Heartbeat time.Duration
 
 	Logger  *zap.Logger      // nil: none
 	Metrics *metrics.Metrics // required
@@ -95,6 +101,9 @@ func (c Config) withDefaults() Config {
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
 	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = defaultHeartbeat
+	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -111,6 +120,8 @@ type Broker struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	sc     jetstream.StreamConfig
+	pres   *presence
+	once   sync.Once // Close
 }
 
 var _ rooms.Broker = (*Broker)(nil)
@@ -134,6 +145,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("nats stream name %q: no dots, wildcards or spaces", cfg.Stream)
 	}
 	b := &Broker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics}
+	b.pres = newPresence(b)
 	b.sc = jetstream.StreamConfig{
 		Name:              cfg.Stream,
 		Description:       "chat rooms' messages, one subject per room",
@@ -161,6 +173,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 			// A NATS server that lost its store (memory storage) has no
 			// stream: make it again before saying ready.
 			go b.reconnected()
+			b.pres.reconnected()
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { b.m.BrokerConnected.Set(0) }),
 	}
@@ -181,6 +194,10 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := b.ensureStream(cctx); err != nil {
 		nc.Close()
 		return nil, err
+	}
+	if err := b.pres.start(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("presence: %w", err)
 	}
 	b.m.BrokerConnected.Set(1)
 	b.log.Info("nats connected", zap.String("server", nc.ConnectedUrlRedacted()), zap.String("stream", cfg.Stream),
@@ -214,8 +231,22 @@ func (b *Broker) reconnected() {
 // Ready reports whether the broker is connected to NATS.
 func (b *Broker) Ready() bool { return b.nc.IsConnected() }
 
-// Close closes the connection to NATS; rooms' feeds stop receiving.
-func (b *Broker) Close() { b.nc.Close() }
+// Close tells the other nodes this one is gone and closes the connection
+// to NATS; rooms' feeds stop receiving and presence stops. Close may be
+// called more than once.
+func (b *Broker) Close() { b.close(true) }
+
+// close stops presence, saying goodbye when bye is set, and closes the
+// connection.
+func (b *Broker) close(bye bool) {
+	b.once.Do(func() {
+		b.pres.halt(bye)
+		if bye && b.nc.IsConnected() {
+			b.nc.FlushTimeout(requestTimeout)
+		}
+		b.nc.Close()
+	})
+}
 
 // subject returns the subject of room's messages: room names may hold any
 // character, subjects may not.

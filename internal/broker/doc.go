@@ -38,6 +38,35 @@
 // from the last delivered sequence after a loss (a NATS restart), which
 // refetches whatever the room missed.
 //
+// Presence (see rooms.Presence) is on core NATS, not JetStream, on the
+// same connection. Each node has a random id per process start and is the
+// only writer of its own members. Subjects: Stream.node (heartbeats every
+// Config.Heartbeat, 3 s by default; a hello when the node starts or
+// reconnects, answered to its inbox with the live nodes each knows; a
+// goodbye from Close), Stream.sync (a node opening a room asks every node
+// for its roster of it), Stream.inbox.<node> (rosters, and a roster asked
+// of one node) and Stream.pres.<base64url(room)> (the room's deltas, and
+// with each heartbeat the version of the latest delta of each room that
+// changed). Messages are JSON. A node's changes of a room gather for
+// batchDelay (5 ms) and leave as one delta, numbered per (node, room
+// incarnation): a receiver that finds a number skipped (core NATS is at
+// most once, a slow consumer drops) asks that node for its roster again,
+// which replaces what it knew; NATS keeps one publisher's order, so a
+// roster includes every delta received before it. OpenPresence waits,
+// at most a second, for the roster of every node it knows alive; Connect
+// waits for the first answer to its hello (at most 250 ms) so that it
+// knows them. A node not heard for three heartbeats is gone, checked
+// every third of a beat (so within 10 s of its last beat by default): its
+// members are dropped from every room, as a goodbye does at once. After a reconnect the node says hello, sends its
+// rosters and asks for everyone's. Deltas and rosters are cut so that
+// each message stays under an eighth of the server's max payload.
+//
+// Lock order (presence): room.mu of package rooms, then roomPresence.mu,
+// then presence.mu. The presence loop (one goroutine, the only publisher
+// of presence messages and owner of what is known of other nodes) calls
+// rooms back (apply) holding none of them; OpenPresence and Close wait
+// for the loop and are called with no lock held.
+//
 // Faults: Connect fails when NATS does not answer. After a loss the
 // connection is retried for ever; meanwhile Ready is false (the server's
 // /readyz is 503) and publishes are refused at once (the sender gets an

@@ -32,8 +32,15 @@ const hangDetector = 10 * time.Second
 // (-1: a fresh one) of 127.0.0.1, until it is shut down or the test ends.
 func startNATS(t *testing.T, dir string, port int) *natsserver.Server {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true,
-		StoreDir: dir, NoLog: true, NoSigs: true})
+	return startNATSWith(t, &natsserver.Options{StoreDir: dir, Port: port})
+}
+
+// startNATSWith is startNATS with opts (StoreDir and Port set; the host,
+// JetStream and quiet options are set here).
+func startNATSWith(t testing.TB, opts *natsserver.Options) *natsserver.Server {
+	t.Helper()
+	opts.Host, opts.JetStream, opts.NoLog, opts.NoSigs = "127.0.0.1", true, true, true
+	ns, err := natsserver.NewServer(opts)
 	if err != nil {
 		t.Fatalf("nats server: %v", err)
 	}
@@ -69,16 +76,24 @@ type node struct {
 // startNode runs a chat server on a broker connected to natsURL.
 func startNode(t *testing.T, natsURL string) *node {
 	t.Helper()
+	return startNodeWith(t, natsURL, broker.Config{}, rooms.Config{})
+}
+
+// startNodeWith is startNode with bcfg and rcfg (their URLs, Metrics,
+// Logger and Broker set here).
+func startNodeWith(t *testing.T, natsURL string, bcfg broker.Config, rcfg rooms.Config) *node {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	b, err := broker.Connect(context.Background(), broker.Config{URLs: natsURL, Metrics: m, Logger: log})
+	bcfg.URLs, bcfg.Metrics, bcfg.Logger = natsURL, m, log
+	b, err := broker.Connect(context.Background(), bcfg)
 	if err != nil {
 		t.Fatalf("broker: %v", err)
 	}
 	t.Cleanup(b.Close)
-	s := servertest.Start(t, "127.0.0.1:0", server.Config{Registry: reg, Metrics: m, Logger: log,
-		Rooms: rooms.Config{Broker: b}})
+	rcfg.Broker = b
+	s := servertest.Start(t, "127.0.0.1:0", server.Config{Registry: reg, Metrics: m, Logger: log, Rooms: rcfg})
 	return &node{Server: s, b: b}
 }
 
@@ -101,14 +116,15 @@ func (n *node) ready(t *testing.T) int {
 
 // event is what the tests read of a server event.
 type event struct {
-	Type        string `json:"type"`
-	ClientID    string `json:"client_id"`
-	Message     string `json:"message"`
-	Seq         uint64 `json:"seq"`
-	Epoch       string `json:"epoch"`
-	Gap         bool   `json:"gap"`
-	Code        string `json:"code"`
-	MemberCount int    `json:"member_count"`
+	Type        string   `json:"type"`
+	ClientID    string   `json:"client_id"`
+	Message     string   `json:"message"`
+	Seq         uint64   `json:"seq"`
+	Epoch       string   `json:"epoch"`
+	Gap         bool     `json:"gap"`
+	Code        string   `json:"code"`
+	MemberCount int      `json:"member_count"`
+	Members     []string `json:"members"`
 }
 
 // client is a chat.v1 client; a goroutine reads its events.

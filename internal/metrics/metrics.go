@@ -107,6 +107,10 @@ type Metrics struct {
 	BrokerMessages        prometheus.Counter
 	BrokerGaps            prometheus.Counter
 	BrokerConnected       prometheus.Gauge
+	// Presence across nodes (cluster mode); the in-process broker keeps
+	// BrokerNodes at 1.
+	BrokerNodes           prometheus.Gauge
+	BrokerPresenceResyncs prometheus.Counter
 }
 
 // New creates the collectors and registers them, together with the Go and
@@ -194,6 +198,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		BrokerConnected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chat_broker_connected", Help: "1 while the broker can order messages (connected to NATS), else 0.",
 		}),
+		BrokerNodes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_broker_nodes", Help: "Chat nodes this node hears alive (heartbeats), itself included.",
+		}),
+		BrokerPresenceResyncs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_broker_presence_resyncs_total", Help: "Rosters of a room asked again from another node: after a lost presence delta, a reconnect, or a node heard again.",
+		}),
 	}
 	reg.MustRegister(
 		m.Connections, m.ConnectionLimit, m.ConnectionsOpened, m.ConnectionsClosed,
@@ -202,6 +212,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.OutboundCoalesce, m.OutboundWrites, m.Panics,
 		m.Handshakes, m.PageConnections, m.PageRefused, m.HistoryBytes, m.Commands,
 		m.BrokerPublishDuration, m.BrokerMessages, m.BrokerGaps, m.BrokerConnected,
+		m.BrokerNodes, m.BrokerPresenceResyncs,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

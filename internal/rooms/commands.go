@@ -92,7 +92,7 @@ func (r *Registry) PublishID(m *Member, text []byte, id string, received time.Ti
 	}
 	m.room.feed.Publish(Message{ClientID: m.id, ID: id, Text: text, Time: r.cfg.Now()}, func(error) {
 		r.unclaimID(m, id)
-		r.publishFailed(m)
+		r.publishFailed(m, id)
 	})
 	r.cfg.Metrics.BroadcastDuration.Observe(time.Since(received).Seconds())
 }

@@ -47,10 +47,29 @@
 // network, with no lock held) by the join that makes it, and detached by
 // the leave that empties it.
 //
+// Presence across nodes: a Broker that also implements Presence (package
+// broker's) makes a room's members the union of every node's client ids.
+// The join that makes a room opens its RoomPresence too (with no lock
+// held; it waits for the other nodes' rosters, so the first welcome counts
+// them). Under the room's lock the registry tells it when a client id
+// appears on this node (its first connection here) and disappears (its
+// last), and it applies the other nodes' changes (RemoteChange) under the
+// same lock: the room keeps each other node's ids and, per id, the number
+// of other nodes holding it. The member count is the number of distinct
+// ids; the welcome lists this node's first, then the others', at most
+// protocol.MaxListedMembers; an id is announced (join or leave notice, or
+// presence event past Config.NoticeLimit, decided by the cluster's count)
+// when it appears on the first node and when it is gone from the last,
+// each node telling its own members. The presence events' bound holds per
+// node, for its members, so it holds across the cluster.
+//
 // Lock order: a feed's lock (the in-process feed's, or the delivery lock
-// of package broker's), then Registry.mu, then room.mu, then history.mu,
-// then outbound.Conn's lock (taken by Send). In fact Registry.mu is never
-// held with a feed's lock.
+// of package broker's), then Registry.mu, then room.mu, then a
+// RoomPresence's locks (taken by Joined and Left), then history.mu, then
+// outbound.Conn's lock (taken by Send). In fact Registry.mu is never held
+// with a feed's lock. A RoomPresence calls its apply function with no lock
+// of its own held, and OpenPresence and Close are called with none of
+// ours.
 //
 // Usage:
 //

@@ -41,14 +41,18 @@ type Registry struct {
 // the connections of each client id, because several connections of one
 // id (the tabs and devices of one signed-in client) are one member: counted
 // once, listed once, announced when the first joins and when the last
-// leaves.
+// leaves. In a cluster (see Presence) the same holds across nodes: remote
+// has the other nodes' client ids and others the number of other nodes
+// holding each, so that an id is announced when it first appears on any
+// node and when it is gone from all.
 type room struct {
 	// Static after construction.
 	name  string
 	ready chan struct{} // closed once the room is attached to its broker; never reopened
 	// Static once ready is closed.
 	feed    Feed
-	openErr error // the broker's refusal; the room is forgotten then
+	pres    RoomPresence // nil: this node's members alone
+	openErr error        // the broker's refusal; the room is forgotten then
 
 	mu            sync.Mutex
 	epoch         string         // changes when the broker's history of the room restarts; guarded by mu
@@ -60,6 +64,12 @@ type room struct {
 	presenceDirty bool           // guarded by mu
 	lastPresence  int64          // clock; guarded by mu
 	dead          bool           // removed from Registry.rooms; guarded by mu
+	// The other nodes' members (see applyRemote), nil until one is known:
+	// node to its client ids; client id to the number of other nodes
+	// holding it; the number of those ids not in ids. Guarded by mu.
+	remote     map[string]map[string]struct{}
+	others     map[string]int
+	remoteOnly int
 	// sent and departed are the dedupe window of PublishID (see sentIDs);
 	// awaiting has the member to ack each id on its way to the broker
 	// from this node. Guarded by mu.
@@ -101,6 +111,7 @@ func New(cfg Config) *Registry {
 	if cfg.Broker == nil {
 		r.cfg.Broker = localBroker{}
 		cfg.Metrics.BrokerConnected.Set(1)
+		cfg.Metrics.BrokerNodes.Set(1)
 	}
 	r.done.Add(1)
 	go r.presenceLoop()
@@ -157,12 +168,18 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	defer rm.mu.Unlock()
 	r.hook("join")
 	m := &Member{id: req.ClientID, extended: req.Extended, out: req.Out, room: rm, index: len(rm.members)}
-	m.failed = func(error) { r.publishFailed(m) }
+	m.failed = func(error) { r.publishFailed(m, "") }
 	rm.members = append(rm.members, m)
 	rm.ids[m.id]++
-	first := rm.ids[m.id] == 1
-	if first {
+	first := rm.ids[m.id] == 1 && rm.others[m.id] == 0 // on any node
+	if rm.ids[m.id] == 1 {
 		rm.membersJSON = nil
+		if rm.others[m.id] > 0 {
+			rm.remoteOnly--
+		}
+		if rm.pres != nil {
+			rm.pres.Joined(m.id)
+		}
 	}
 	now, ts := r.cfg.Clock(), r.cfg.Now()
 
@@ -173,7 +190,7 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	}
 	if m.extended {
 		welcome := protocol.Event{Type: protocol.TypeWelcome, ClientID: m.id, Room: rm.name, Time: ts,
-			Seq: rm.seq, Epoch: rm.epoch, MemberCount: len(rm.ids), MaxMessageBytes: r.cfg.MaxMessageBytes,
+			Seq: rm.seq, Epoch: rm.epoch, MemberCount: rm.countLocked(), MaxMessageBytes: r.cfg.MaxMessageBytes,
 			MembersJSON: rm.listedMembersLocked(), Gap: gap}
 		m.out.Send(protocol.NewFrame(&welcome), now)
 	}
@@ -181,7 +198,7 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 		m.out.Send(f, now)
 	}
 	notice := protocol.Event{Type: protocol.TypeConnection, ClientID: m.id, Room: rm.name, Time: ts,
-		Message: m.id + " joined the chat", MemberCount: len(rm.ids)}
+		Message: m.id + " joined the chat", MemberCount: rm.countLocked()}
 	switch {
 	case first && r.noticesLocked(rm):
 		rm.deliverLocked(protocol.NewFrame(&notice), now, false)
@@ -238,6 +255,9 @@ func (r *Registry) findRoom(name string) (rm *room, made bool, err error) {
 // network), and forgets rm if the broker refuses.
 func (r *Registry) open(rm *room) {
 	feed, epoch, err := r.cfg.Broker.Open(rm.name, func(msg Message) { r.receive(rm, msg) })
+	if p, ok := r.cfg.Broker.(Presence); ok && err == nil {
+		rm.pres = p.OpenPresence(rm.name, func(c RemoteChange) { r.applyRemote(rm, c) })
+	}
 	rm.mu.Lock()
 	rm.feed, rm.openErr = feed, err
 	if err == nil && rm.epoch == "" {
@@ -297,12 +317,25 @@ func (rm *room) listedMembersLocked() []byte {
 		b = protocol.AppendString(b, m.id)
 		n++
 	}
+	for id := range rm.others { // the other nodes' ids after this node's
+		if n == protocol.MaxListedMembers {
+			break
+		}
+		if rm.ids[id] > 0 {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = protocol.AppendString(b, id)
+		n++
+	}
 	rm.membersJSON = append(b, ']')
 	return rm.membersJSON
 }
 
 func (r *Registry) noticesLocked(rm *room) bool {
-	return r.cfg.NoticeLimit < 0 || len(rm.ids) <= r.cfg.NoticeLimit
+	return r.cfg.NoticeLimit < 0 || rm.countLocked() <= r.cfg.NoticeLimit
 }
 
 // Leave removes m from its room, announces it when it was its client id's
@@ -323,7 +356,7 @@ func (r *Registry) leave(m *Member) (empty bool) {
 	if m.index < 0 {
 		return false
 	}
-	if m.index < protocol.MaxListedMembers || len(rm.ids) < len(rm.members) {
+	if m.index < protocol.MaxListedMembers || len(rm.ids) < len(rm.members) || rm.others != nil {
 		rm.membersJSON = nil // the first listed members, or who is listed first, changed
 	}
 	last := len(rm.members) - 1
@@ -338,12 +371,22 @@ func (r *Registry) leave(m *Member) (empty bool) {
 	}
 	delete(rm.ids, m.id)
 	rm.departLocked(m.id)
+	if rm.pres != nil {
+		rm.pres.Left(m.id)
+	}
+	elsewhere := rm.others[m.id] > 0 // still in the room on another node
+	if elsewhere {
+		rm.remoteOnly++
+	}
 	if len(rm.members) == 0 {
 		return true
 	}
+	if elsewhere {
+		return false
+	}
 	if r.noticesLocked(rm) {
 		notice := protocol.Event{Type: protocol.TypeDisconnection, ClientID: m.id, Room: rm.name, Time: r.cfg.Now(),
-			Message: m.id + " left the chat", MemberCount: len(rm.ids)}
+			Message: m.id + " left the chat", MemberCount: rm.countLocked()}
 		rm.deliverLocked(protocol.NewFrame(&notice), r.cfg.Clock(), false)
 	} else {
 		rm.presenceDirty = true
@@ -354,8 +397,15 @@ func (r *Registry) leave(m *Member) (empty bool) {
 // forget removes rm from the registry, and detaches it from its broker,
 // if it is still empty.
 func (r *Registry) forget(rm *room) {
-	if r.remove(rm) && rm.feed != nil {
-		rm.feed.Close() // with no lock held: a delivery may be waiting for the room's
+	if !r.remove(rm) {
+		return
+	}
+	// With no lock held: a delivery may be waiting for the room's.
+	if rm.feed != nil {
+		rm.feed.Close()
+	}
+	if rm.pres != nil {
+		rm.pres.Close()
 	}
 }
 
@@ -405,11 +455,12 @@ func (r *Registry) present(m *Member) bool {
 	return true
 }
 
-// publishFailed tells m that a message of its was dropped.
-func (r *Registry) publishFailed(m *Member) {
+// publishFailed tells m that a message of its, sent with id ("" for
+// none), was dropped.
+func (r *Registry) publishFailed(m *Member, id string) {
 	r.cfg.Metrics.MessagesRejected.WithLabelValues(string(metrics.RejectUnavailable)).Inc()
 	if m.extended {
-		m.out.Send(protocol.NewFrame(&protocol.Event{Type: protocol.TypeError, Code: protocol.ErrorUnavailable,
+		m.out.Send(protocol.NewFrame(&protocol.Event{Type: protocol.TypeError, Code: protocol.ErrorUnavailable, ID: id,
 			Message: "the message could not be delivered now: dropped, send it again later", Time: r.cfg.Now()}), r.cfg.Clock())
 	}
 }
@@ -504,7 +555,7 @@ func (r *Registry) presence(rm *room) {
 	}
 	rm.presenceDirty = false
 	rm.lastPresence = now
-	ev := protocol.Event{Type: protocol.TypePresence, Room: rm.name, Time: r.cfg.Now(), MemberCount: len(rm.ids)}
+	ev := protocol.Event{Type: protocol.TypePresence, Room: rm.name, Time: r.cfg.Now(), MemberCount: rm.countLocked()}
 	rm.deliverLocked(protocol.NewFrame(&ev), now, true)
 }
 

@@ -103,6 +103,11 @@ type Config struct {
 	// otherwise match the request's Host; requests without Origin
 	// (non-browser clients) are allowed.
 	AllowedOrigins []string
+	// Peers are the public base URLs of the cluster's other nodes
+	// (http://host:port, https://, ws:// or wss://; see ParsePeers): the
+	// web client learns them from GET /peers and reconnects to them when
+	// this node is gone, and the pages they serve may open WebSockets here.
+	Peers []string
 	// Auth verifies the signed tokens connections must carry; nil means
 	// anonymous (the client_id in the path is the name). With tokens,
 	// several connections of one client_id in a room are one member;

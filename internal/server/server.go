@@ -41,6 +41,7 @@ type Server struct {
 	rooms      *rooms.Registry
 	web        *webServer
 	origins    map[string]bool
+	peers      []string // WebSocket base URLs of the other nodes, from Config.Peers
 	anyOrigin  bool
 	sessions   *sessions
 	handshakes *handshakes
@@ -64,6 +65,10 @@ type Server struct {
 // New builds a server from cfg and registers its metrics.
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
+	peers, peerOrigins, err := ParsePeers(cfg.Peers)
+	if err != nil {
+		return nil, err
+	}
 	m := cfg.Metrics
 	if m == nil {
 		m = metrics.New(cfg.Registry)
@@ -102,7 +107,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Auth == nil {
 		s.identities = newIdentities(s)
 	}
-	for _, o := range cfg.AllowedOrigins {
+	s.peers = peers
+	for _, o := range append(cfg.AllowedOrigins, peerOrigins...) {
 		if o == "*" {
 			s.anyOrigin = true
 		}

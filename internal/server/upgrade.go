@@ -234,6 +234,11 @@ func (s *Server) serveWebSocketHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
+		if o := r.Header.Get("Origin"); o != "" && (s.anyOrigin || s.origins[o]) {
+			// A page of another allowed origin (a peer's) may read why.
+			w.Header().Set("Access-Control-Allow-Origin", o)
+			w.Header().Add("Vary", "Origin")
+		}
 		w.WriteHeader(ref.status)
 		io.WriteString(w, ref.reason)
 		return

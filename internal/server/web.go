@@ -38,6 +38,7 @@ func newWebServer(s *Server) *webServer {
 	})))
 	mux.Handle("GET /static/", withPageHeaders(http.StripPrefix("/static/", files)))
 	mux.HandleFunc("GET /ws/", s.serveWebSocketHTTP)
+	mux.HandleFunc("GET /peers", s.servePeers)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))

@@ -30,12 +30,25 @@ func Build(t testing.TB) string {
 // A process left stopped (SIGSTOP) is resumed before it is killed.
 func Process(t testing.TB, bin string, args ...string) (*os.Process, string) {
 	t.Helper()
+	addr := FreeAddr(t)
+	return ProcessOn(t, bin, addr, args...), addr
+}
+
+// FreeAddr returns a loopback address with a port free now, for a server
+// whose address others must know before it starts.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// ProcessOn is Process on a given address.
+func ProcessOn(t testing.TB, bin, addr string, args ...string) *os.Process {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{"-addr", addr, "-log-level", "warn"}, args...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -54,5 +67,5 @@ func Process(t testing.TB, bin string, args ...string) (*os.Process, string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return cmd.Process, addr
+	return cmd.Process
 }
