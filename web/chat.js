@@ -35,7 +35,7 @@ const WATCHDOG_MS = 2 * PING_MS; // no frame for this long, and a ping unanswere
 const CONNECT_TIMEOUT_MS = 10000; // an upgrade unanswered this long is abandoned (a frozen server accepts TCP connections)
 const PENDING_FAIL_MS = 30000; // a message unconfirmed for this long while connected is marked failed
 const PENDING_MAX_SENDS = 4; // or once it was sent on this many connections without an ack
-const TYPING_SEND_MS = 2000; // least time between two typing commands (the server forwards one per 2 s)
+const TYPING_SEND_MS = 3000; // least time between two typing commands: the server forwards one per 2 s, and network jitter must not make it drop one
 const TYPING_SHOW_MS = 5000; // a typing indicator lasts this long after the last typing event
 
 // Close codes: what the page says, and what it does. retry: reconnect with

@@ -138,7 +138,7 @@ func TestTypingIndicator(t *testing.T) {
 	if !eval[bool](bob, `document.getElementById("typing").hidden`) {
 		t.Error("the indicator stays after ana's message")
 	}
-	// A short burst right after a message, within the 2 s between typing
+	// A short burst right after a message, within the time between typing
 	// commands, is announced when that time is up.
 	ana.do("a short burst", chromedp.SendKeys("#messageInput", "ok"))
 	bob.waitJS(`!document.getElementById("typing").hidden`, "ana's short burst announced")

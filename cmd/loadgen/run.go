@@ -75,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(durationFlag{&c.Settle}, "settle", "`time` allowed for in-flight deliveries after the last send (and after a leaving client decides to leave)")
 	fs.Float64Var(&c.Churn, "churn", 0, "non-sending clients per second that disconnect and come back during the sending phase")
 	fs.StringVar(&c.ChurnMode, "churn-mode", loadgen.ChurnLeave, "how churning clients go, a `mode`: leave (close frame, then a fresh join) or cut (drop the TCP connection, then resume with since and epoch)")
-	fs.BoolVar(&c.Reconnect, "reconnect", false, "clients whose connection is lost reconnect with exponential backoff and resume (since and epoch), trying the next -url")
+	fs.BoolVar(&c.Reconnect, "reconnect", false, "clients whose connection is lost reconnect with exponential backoff and resume (since and epoch), trying the next -url; senders send with ids and, resumed, send again what did not come back to them")
 	fs.Var(durationFlag{&c.Backoff}, "backoff", "first `wait` of a reconnecting client; it doubles per failed attempt up to 5s, jittered ±50%")
 	fs.Var(durationFlag{&c.DialTimeout}, "dial-timeout", "`limit` on TCP connect plus WebSocket handshake per client")
 	fs.StringVar(&o.sourceIPs, "source-ips", "", "comma-separated local `addresses` to connect from (default: automatic, 127.0.0.x when one address has too few ports)")

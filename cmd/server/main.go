@@ -66,7 +66,8 @@ type options struct {
 	publicKeyFile   string
 	trustedProxies  string
 	gcPercent       int
-	nats            broker.Config // cluster mode when nats.URLs is set
+	nats            broker.Config         // cluster mode when nats.URLs or embedded.StoreDir is set
+	embedded        broker.EmbeddedConfig // a NATS server in this process when StoreDir is set
 	cfg             server.Config
 }
 
@@ -122,6 +123,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Int64Var(&n.MaxBytes, "nats-max-bytes", broker.DefaultMaxBytes, "bytes the stream keeps over all rooms, the oldest messages dropped first (-history bounds the messages per room)")
 	fs.DurationVar(&n.MaxAge, "nats-max-age", broker.DefaultMaxAge, "age past which the stream drops a message")
 	fs.DurationVar(&n.ConnectTimeout, "nats-connect-timeout", broker.DefaultConnectTimeout, "time allowed at start to reach NATS and make the stream; past it the server exits 1")
+	e := &o.embedded
+	fs.StringVar(&e.StoreDir, "nats-embedded", "", "run a NATS server with JetStream in this process, storing in this directory, and join the cluster through it (-nats defaults to it) (empty: none)")
+	fs.StringVar(&e.Listen, "nats-listen", broker.DefaultEmbeddedListen, "client address of the embedded NATS server, host:port")
+	fs.StringVar(&e.Cluster, "nats-cluster", "", "route address of the embedded NATS server, host:port, for the other servers of a NATS cluster (empty: no cluster)")
+	fs.StringVar(&e.Routes, "nats-routes", "", "route URLs of the NATS cluster's servers, comma-separated (nats://host:6222,...); this node's own may be listed")
+	fs.StringVar(&e.ClusterName, "nats-cluster-name", broker.DefaultClusterName, "name of the NATS cluster, the same on every server of it")
+	fs.StringVar(&e.ServerName, "nats-server-name", "", "name of the embedded NATS server, unique in its cluster (empty: host name and client port)")
+	fs.DurationVar(&e.ReadyTimeout, "nats-embedded-timeout", broker.DefaultEmbeddedReadyTimeout, "time allowed at start for the embedded NATS server to be ready and, in a cluster, for JetStream to elect a leader (a majority of the servers up); past it the server exits 1")
 
 	// The environment first, so that the command line overrides it.
 	var envErr error
@@ -222,6 +231,20 @@ func runWith(ctx context.Context, args []string, stderr io.Writer, listening fun
 	reg := prometheus.NewRegistry()
 	o.cfg.Logger = log
 	o.cfg.Registry = reg
+	if o.embedded.StoreDir != "" {
+		o.embedded.Logger = log.Named("nats")
+		e, err := broker.StartEmbedded(ctx, o.embedded)
+		if err != nil {
+			log.Error("cluster: embedded NATS server", zap.Error(err))
+			return 1
+		}
+		defer e.Shutdown()
+		log.Info("embedded NATS server", zap.String("name", e.Name()), zap.String("url", e.ClientURL()),
+			zap.String("cluster", o.embedded.Cluster))
+		if o.nats.URLs == "" {
+			o.nats.URLs = e.ClientURL()
+		}
+	}
 	if o.nats.URLs != "" {
 		o.cfg.Metrics = metrics.New(reg)
 		o.nats.History = o.cfg.Rooms.History

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -40,6 +41,12 @@ const (
 	// maxAttempts bounds the publishes of one message that lose the race
 	// for the room's next seq to another node's (then it is refused).
 	maxAttempts = 32
+	// minRetryWait and maxRetryWait bound the pause before trying again
+	// when the race was lost to a message still being replicated: it
+	// starts at minRetryWait and doubles, jittered by ±50%, so that
+	// maxAttempts cover about a second of such contention.
+	minRetryWait = time.Millisecond
+	maxRetryWait = 64 * time.Millisecond
 	// queueLength is how many messages of one room may wait on one node
 	// for their turn to be published; past it they are refused.
 	queueLength = 1024
@@ -122,6 +129,16 @@ type Broker struct {
 	sc     jetstream.StreamConfig
 	pres   *presence
 	once   sync.Once // Close
+	closed chan struct{} // closed by the connection's closed handler, its last callback; never reopened
+
+	// ready is set once the stream is known to exist on the connection
+	// (at Connect, and after each reconnect), cleared on a disconnect.
+	ready atomic.Bool
+
+	remakeMu sync.Mutex
+	created  time.Time     // the stream's creation time as last seen; guarded by remakeMu
+	gen      uint64        // times the stream was found made again; guarded by remakeMu
+	remade   chan struct{} // closed and replaced when gen grows; guarded by remakeMu
 }
 
 var _ rooms.Broker = (*Broker)(nil)
@@ -144,7 +161,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 	if strings.ContainsAny(cfg.Stream, ".*> \t") {
 		return nil, fmt.Errorf("nats stream name %q: no dots, wildcards or spaces", cfg.Stream)
 	}
-	b := &Broker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics}
+	b := &Broker{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, remade: make(chan struct{}), closed: make(chan struct{})}
 	b.pres = newPresence(b)
 	b.sc = jetstream.StreamConfig{
 		Name:              cfg.Stream,
@@ -157,7 +174,10 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		MaxMsgsPerSubject: int64(cfg.History),
 		MaxBytes:          cfg.MaxBytes,
 		MaxAge:            cfg.MaxAge,
-		AllowDirect:       true,
+		// Direct gets may be answered by a replica that lags the leader:
+		// the look-up after a lost race must see the latest message, so
+		// a replicated stream answers them from its leader only.
+		AllowDirect: cfg.Replicas == 1,
 	}
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
@@ -165,6 +185,7 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(reconnectWait),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			b.ready.Store(false)
 			b.m.BrokerConnected.Set(0)
 			b.log.Warn("nats disconnected", zap.Error(err))
 		}),
@@ -175,7 +196,10 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 			go b.reconnected()
 			b.pres.reconnected()
 		}),
-		nats.ClosedHandler(func(*nats.Conn) { b.m.BrokerConnected.Set(0) }),
+		nats.ClosedHandler(func(*nats.Conn) {
+			b.m.BrokerConnected.Set(0)
+			close(b.closed)
+		}),
 	}
 	if cfg.Creds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.Creds))
@@ -199,37 +223,61 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 		nc.Close()
 		return nil, fmt.Errorf("presence: %w", err)
 	}
+	b.ready.Store(true)
 	b.m.BrokerConnected.Set(1)
 	b.log.Info("nats connected", zap.String("server", nc.ConnectedUrlRedacted()), zap.String("stream", cfg.Stream),
 		zap.String("storage", cfg.Storage), zap.Int("replicas", cfg.Replicas))
 	return b, nil
 }
 
-// ensureStream creates the stream, or updates its limits.
+// ensureStream creates the stream, or updates its limits, trying again
+// every requestTimeout until ctx ends: a replicated stream's creation may
+// hang while another node creates it at the same time, and a NATS cluster
+// may be electing its JetStream leader.
 func (b *Broker) ensureStream(ctx context.Context) error {
-	s, err := b.js.CreateOrUpdateStream(ctx, b.sc)
-	if err != nil {
-		return fmt.Errorf("create or update stream %s: %w", b.sc.Name, err)
+	var s jetstream.Stream
+	var err error
+	for {
+		actx, cancel := context.WithTimeout(ctx, requestTimeout)
+		s, err = b.js.CreateOrUpdateStream(actx, b.sc)
+		cancel()
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("create or update stream %s: %w", b.sc.Name, err)
+		case <-time.After(reconnectWait):
+		}
 	}
 	b.stream = s
+	b.noteStream(s.CachedInfo().Created)
 	return nil
 }
 
-// reconnected makes sure the stream exists after a reconnect, then marks
-// the broker ready.
+// reconnected makes sure the stream exists after a reconnect, trying
+// again while the connection lasts (a NATS cluster may take a moment to
+// elect its JetStream leader), notes whether it was made again, then
+// marks the broker ready.
 func (b *Broker) reconnected() {
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
-	if _, err := b.js.CreateOrUpdateStream(ctx, b.sc); err != nil {
+	for b.nc.IsConnected() {
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		s, err := b.js.CreateOrUpdateStream(ctx, b.sc)
+		cancel()
+		if err == nil {
+			b.noteStream(s.CachedInfo().Created)
+			b.ready.Store(true)
+			b.m.BrokerConnected.Set(1)
+			return
+		}
 		b.log.Warn("stream after reconnect", zap.Error(err))
-	}
-	if b.nc.IsConnected() {
-		b.m.BrokerConnected.Set(1)
+		time.Sleep(reconnectWait)
 	}
 }
 
-// Ready reports whether the broker is connected to NATS.
-func (b *Broker) Ready() bool { return b.nc.IsConnected() }
+// Ready reports whether the broker is connected to NATS and has its
+// stream.
+func (b *Broker) Ready() bool { return b.ready.Load() && b.nc.IsConnected() }
 
 // Close tells the other nodes this one is gone and closes the connection
 // to NATS; rooms' feeds stop receiving and presence stops. Close may be
@@ -237,7 +285,7 @@ func (b *Broker) Ready() bool { return b.nc.IsConnected() }
 func (b *Broker) Close() { b.close(true) }
 
 // close stops presence, saying goodbye when bye is set, and closes the
-// connection.
+// connection, waiting for its last callback.
 func (b *Broker) close(bye bool) {
 	b.once.Do(func() {
 		b.pres.halt(bye)
@@ -245,6 +293,12 @@ func (b *Broker) close(bye bool) {
 			b.nc.FlushTimeout(requestTimeout)
 		}
 		b.nc.Close()
+		// The connection's callbacks (which log) run on their own
+		// goroutine: Close returns once they are done, or after a bound.
+		select {
+		case <-b.closed:
+		case <-time.After(requestTimeout):
+		}
 	})
 }
 
@@ -252,6 +306,14 @@ func (b *Broker) close(bye bool) {
 // character, subjects may not.
 func (b *Broker) subject(room string) string {
 	return b.cfg.Stream + ".room." + base64.RawURLEncoding.EncodeToString([]byte(room))
+}
+
+// isInProcess reports whether err is a publish refused because another
+// message of the room is being replicated (10164, replicated streams
+// only): its place is taken, but a look-up does not see it yet.
+func isInProcess(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
 // isWrongLastSeq reports whether err is a publish refused because another

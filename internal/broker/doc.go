@@ -38,6 +38,34 @@
 // from the last delivered sequence after a loss (a NATS restart), which
 // refetches whatever the room missed.
 //
+// A stream made again (memory storage on a NATS server that restarted)
+// starts its sequences from 1 again, so resuming after the last delivered
+// one would skip the new messages. The broker notes the stream's creation
+// time at Connect and after every reconnect; when it changed, or when a
+// room's consumer delivers a message of a new epoch past seq 1 (it
+// skipped that history's start), the room's publisher starts its consumer
+// again from the stream's first message and forgets the room's position,
+// so the new history is delivered whole, in its new epoch. Until the
+// stream is known to exist after a reconnect, Ready is false.
+//
+// Message ids: a message with an id (rooms.Message.ID) is published with
+// Nats-Msg-Id set from the room, the sender and the id, so the stream
+// stores it once within its duplicate window, whichever node it came
+// through: a client whose node died before acknowledging sends it again
+// through another, and the copy is dropped even when it races the first
+// one's delivery there.
+//
+// Replicated streams (Config.Replicas 3): a look-up of a room's latest
+// message is answered by the stream's leader (direct gets are allowed only
+// with one replica, since a replica may lag), and a publish refused
+// because another node's message of the room is still being replicated
+// waits, doubling from minRetryWait to maxRetryWait, before looking again.
+//
+// Embedded: StartEmbedded runs a NATS server with JetStream in the process
+// (routed to others when EmbeddedConfig.Cluster is set, JetStream then
+// clustered) and waits for its meta leader; Connect then joins through its
+// ClientURL like any other.
+//
 // Presence (see rooms.Presence) is on core NATS, not JetStream, on the
 // same connection. Each node has a random id per process start and is the
 // only writer of its own members. Subjects: Stream.node (heartbeats every
@@ -57,13 +85,15 @@
 // waits for the first answer to its hello (at most 250 ms) so that it
 // knows them. A node not heard for three heartbeats is gone, checked
 // every third of a beat (so within 10 s of its last beat by default): its
-// members are dropped from every room, as a goodbye does at once. After a reconnect the node says hello, sends its
-// rosters and asks for everyone's. Deltas and rosters are cut so that
+// members are dropped from every room, as a goodbye does at once. After a
+// reconnect the node says hello, sends its rosters and asks for
+// everyone's. Typing events go on a room's subject too, published at once
+// by the typing member's goroutine: they need no order. Deltas and rosters are cut so that
 // each message stays under an eighth of the server's max payload.
 //
 // Lock order (presence): room.mu of package rooms, then roomPresence.mu,
 // then presence.mu. The presence loop (one goroutine, the only publisher
-// of presence messages and owner of what is known of other nodes) calls
+// of rosters and deltas and owner of what is known of other nodes) calls
 // rooms back (apply) holding none of them; OpenPresence and Close wait
 // for the loop and are called with no lock held.
 //
@@ -71,6 +101,9 @@
 // connection is retried for ever; meanwhile Ready is false (the server's
 // /readyz is 503) and publishes are refused at once (the sender gets an
 // error event).
+//
+// Lock order (feeds): a feed's deliverMu, the room's lock (rooms.Registry), the
+// feed's mu; the broker's remakeMu is taken alone.
 //
 // Usage:
 //

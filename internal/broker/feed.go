@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"math/rand/v2"
 	"strconv"
@@ -41,6 +42,11 @@ type publishReq struct {
 // room's subject, which delivers, and one publisher goroutine, which
 // publishes the node's messages one at a time, each with the next seq and
 // the stream sequence it must follow (Nats-Expected-Last-Subject-Sequence).
+// When the stream was made again, or the consumer skipped the start of a
+// history (see handle), the publisher starts the consumer again from the
+// stream's first message (see fresh).
+//
+// Lock order: deliverMu, then the room's lock (deliver takes it), then mu.
 type feed struct {
 	// Static after Open.
 	b       *Broker
@@ -48,12 +54,21 @@ type feed struct {
 	deliver func(rooms.Message)
 	queue   chan publishReq // never closed
 	stop    chan struct{}   // closed by Close; never reopened
+	stale   chan struct{}   // handle's word to the publisher that the consumer skipped a history's start; never closed
 	done    sync.WaitGroup  // the publisher
-	cc      jetstream.ConsumeContext
 
-	// deliverMu serialises deliveries with Close, before the room's lock.
+	// Set by Open, then owned by the publisher (restart); read by Close
+	// once the publisher has returned.
+	cc  jetstream.ConsumeContext
+	gen uint64 // the stream's generation (Broker.generation) the consumer reads
+
+	// deliverMu serialises deliveries with Close and restart, before the
+	// room's lock.
 	deliverMu sync.Mutex
-	closed    bool // guarded by deliverMu
+	closed    bool     // guarded by deliverMu
+	serial    int      // the current consumer's number: others' deliveries are dropped; guarded by deliverMu
+	dropping  bool     // the current consumer's deliveries are dropped until restart; guarded by deliverMu
+	last      position // seq and epoch of the current consumer's latest delivery (markers included); guarded by deliverMu
 
 	mu        sync.Mutex
 	pos       position      // the latest known: delivered, acknowledged or looked up; guarded by mu
@@ -69,7 +84,8 @@ type feed struct {
 // delivered.
 func (b *Broker) Open(room string, deliver func(rooms.Message)) (rooms.Feed, string, error) {
 	f := &feed{b: b, subject: b.subject(room), deliver: deliver, queue: make(chan publishReq, queueLength),
-		stop: make(chan struct{}), moved: make(chan struct{}), pending: newEpoch()}
+		stop: make(chan struct{}), stale: make(chan struct{}, 1), moved: make(chan struct{}), pending: newEpoch()}
+	f.gen, _ = b.generation()
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
 	last, err := f.lookup(ctx)
@@ -79,13 +95,8 @@ func (b *Broker) Open(room string, deliver func(rooms.Message)) (rooms.Feed, str
 	if err != nil {
 		return nil, "", err
 	}
-	cons, err := b.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{f.subject}, DeliverPolicy: jetstream.DeliverAllPolicy})
-	if err != nil {
-		return nil, "", errors.Join(rooms.ErrUnavailable, err)
-	}
-	if f.cc, err = cons.Consume(f.handle); err != nil {
-		return nil, "", errors.Join(rooms.ErrUnavailable, err)
+	if f.cc, err = f.consume(ctx, 0); err != nil {
+		return nil, "", err
 	}
 	for {
 		f.mu.Lock()
@@ -124,6 +135,9 @@ func (f *feed) mark(ctx context.Context) (position, error) {
 		return position{stream: ack.Sequence, epoch: f.pending}, nil
 	}
 	if isWrongLastSeq(err) {
+		if isInProcess(err) {
+			time.Sleep(maxRetryWait) // another node's marker or message, not yet applied
+		}
 		return f.lookup(ctx)
 	}
 	return position{}, errors.Join(rooms.ErrUnavailable, err)
@@ -142,8 +156,31 @@ func (f *feed) lookup(ctx context.Context) (position, error) {
 	return position{stream: m.Sequence, seq: seq, epoch: m.Header.Get(hdrEpoch)}, nil
 }
 
-// handle delivers one message of the ordered consumer.
-func (f *feed) handle(msg jetstream.Msg) {
+// consume starts an ordered consumer of every kept message of the room,
+// numbered serial.
+func (f *feed) consume(ctx context.Context, serial int) (jetstream.ConsumeContext, error) {
+	cons, err := f.b.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{f.subject}, DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return nil, errors.Join(rooms.ErrUnavailable, err)
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) { f.handle(serial, msg) })
+	if err != nil {
+		return nil, errors.Join(rooms.ErrUnavailable, err)
+	}
+	return cc, nil
+}
+
+// handle delivers one message of the ordered consumer numbered serial.
+//
+// A message of another epoch than the consumer's latest, past seq 1,
+// means that the consumer skipped the start of a history: the stream was
+// made again with new messages where the old ones were, and the ordered
+// consumer, resuming after the latest sequence it had delivered, passed
+// over them. Its deliveries are then dropped and the publisher starts it
+// again from the first message (the first delivery of a consumer is never
+// checked, so this cannot repeat).
+func (f *feed) handle(serial int, msg jetstream.Msg) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		return
@@ -159,6 +196,20 @@ func (f *feed) handle(msg jetstream.Msg) {
 	m := rooms.Message{Epoch: h.Get(hdrEpoch), Seq: seq, ClientID: h.Get(hdrClient), ID: h.Get(hdrID), Text: msg.Data(),
 		Time: time.Unix(0, ns)}
 	f.deliverMu.Lock()
+	if serial != f.serial || f.dropping {
+		f.deliverMu.Unlock()
+		return
+	}
+	if f.last.epoch != "" && m.Epoch != f.last.epoch && seq > 1 {
+		f.dropping = true
+		f.deliverMu.Unlock()
+		select {
+		case f.stale <- struct{}{}:
+		default:
+		}
+		return
+	}
+	f.last = position{seq: seq, epoch: m.Epoch}
 	if !f.closed && seq > 0 { // seq 0 is a marker (see mark)
 		f.deliver(m)
 	}
@@ -189,15 +240,32 @@ func (f *feed) Publish(msg rooms.Message, failed func(error)) {
 }
 
 // publisher publishes the queued messages until Close; those still queued
-// then are dropped with the room.
+// then are dropped with the room. Between messages it starts the consumer
+// again when it must (see fresh).
 func (f *feed) publisher() {
 	defer f.done.Done()
 	for {
+		_, remade := f.b.generation()
+		if err := f.fresh(); err != nil {
+			f.b.log.Debug("consumer", zap.String("subject", f.subject), zap.Error(err))
+			select {
+			case <-f.stop:
+				return
+			case <-time.After(reconnectWait):
+			}
+			continue
+		}
 		select {
 		case <-f.stop:
 			return
+		case <-remade:
+		case <-f.stale:
 		case req := <-f.queue:
-			if err := f.publish(req.msg); err != nil {
+			err := f.fresh()
+			if err == nil {
+				err = f.publish(req.msg)
+			}
+			if err != nil {
 				f.b.log.Debug("publish", zap.String("subject", f.subject), zap.Error(err))
 				req.failed(err)
 			}
@@ -205,11 +273,52 @@ func (f *feed) publisher() {
 	}
 }
 
+// fresh starts the consumer again from the stream's first message when
+// the stream was made again since it started, or when handle found that
+// it skipped a history's start; the room's position is then forgotten,
+// to be learnt again from the new stream. The new consumer delivers the
+// room's messages from the first kept: those the room had already are
+// dropped by the registry (their seq), a new history replaces the old
+// (its epoch).
+func (f *feed) fresh() error {
+	gen, _ := f.b.generation()
+	f.deliverMu.Lock()
+	dropping := f.dropping
+	f.deliverMu.Unlock()
+	if gen == f.gen && !dropping {
+		return nil
+	}
+	f.deliverMu.Lock()
+	f.serial++
+	serial := f.serial
+	f.dropping, f.last = false, position{}
+	f.deliverMu.Unlock()
+	f.mu.Lock()
+	f.pos = position{}
+	f.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	cc, err := f.consume(ctx, serial)
+	if err != nil {
+		f.deliverMu.Lock()
+		f.dropping = true // try again
+		f.deliverMu.Unlock()
+		return err
+	}
+	f.cc.Stop()
+	f.cc, f.gen = cc, gen
+	f.b.log.Info("room consumer started again from the stream's first message", zap.String("subject", f.subject))
+	return nil
+}
+
 // publish publishes msg as the message after the room's latest known one;
 // when another node's took that place, it looks the latest up and tries
-// again.
+// again, after a pause that doubles each time when that message was still
+// being replicated.
 func (f *feed) publish(msg rooms.Message) error {
 	start := time.Now()
+	wait := minRetryWait
 	for range maxAttempts {
 		f.mu.Lock()
 		pos := f.pos
@@ -224,14 +333,19 @@ func (f *feed) publish(msg rooms.Message) error {
 		m.Header.Set(hdrEpoch, next.epoch)
 		m.Header.Set(hdrClient, msg.ClientID)
 		m.Header.Set(hdrTime, strconv.FormatInt(msg.Time.UnixNano(), 10))
+		opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(pos.stream)}
 		if msg.ID != "" {
 			m.Header.Set(hdrID, msg.ID)
+			opts = append(opts, jetstream.WithMsgID(f.msgID(msg)))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-		ack, err := f.b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(pos.stream))
+		ack, err := f.b.js.PublishMsg(ctx, m, opts...)
 		if err == nil {
 			cancel()
 			f.b.m.BrokerPublishDuration.Observe(time.Since(start).Seconds())
+			if ack.Duplicate {
+				return nil // stored before, maybe through another node: delivered as it was
+			}
 			next.stream = ack.Sequence
 			f.mu.Lock()
 			if next.stream > f.pos.stream {
@@ -247,6 +361,12 @@ func (f *feed) publish(msg rooms.Message) error {
 			cancel()
 			return errors.Join(rooms.ErrUnavailable, err)
 		}
+		if isInProcess(err) {
+			// Another node's message is being replicated: it will be
+			// the latest once applied, so wait before looking it up.
+			time.Sleep(wait/2 + rand.N(wait))
+			wait = min(2*wait, maxRetryWait)
+		}
 		last, err := f.lookup(ctx)
 		cancel()
 		if err != nil {
@@ -259,14 +379,27 @@ func (f *feed) publish(msg rooms.Message) error {
 	return errors.Join(rooms.ErrUnavailable, errors.New("room too contended"))
 }
 
-// Close implements rooms.Feed.
-func (f *feed) Close() {
-	f.close()
-	close(f.stop)
-	f.done.Wait()
+// msgID returns the stream's deduplication id (Nats-Msg-Id) of msg: the
+// same message id from the same client in the same room is stored once
+// within the stream's duplicate window (2 minutes by default), whichever
+// nodes it was sent through. A client whose node died before it was
+// acknowledged sends it again through another, whose room may not have
+// delivered the first yet.
+func (f *feed) msgID(msg rooms.Message) string {
+	return f.subject + " " + base64.RawURLEncoding.EncodeToString([]byte(msg.ClientID)) + " " + msg.ID
 }
 
-// close stops deliveries.
+// Close implements rooms.Feed.
+func (f *feed) Close() {
+	f.deliverMu.Lock()
+	f.closed = true
+	f.deliverMu.Unlock()
+	close(f.stop)
+	f.done.Wait() // the publisher, which may start a consumer meanwhile
+	f.close()
+}
+
+// close stops deliveries; the caller owns f.cc.
 func (f *feed) close() {
 	f.deliverMu.Lock()
 	f.closed = true

@@ -56,6 +56,7 @@ const (
 	msgDelta  = "delta"  // on a room's subject: the sender's changes of Room
 	msgClosed = "closed" // on a room's subject: the sender has no members in Room any more
 	msgVer    = "ver"    // on a room's subject, with a beat: the sender's latest Inc and Ver of Room
+	msgTyping = "typing" // on a room's subject: Joined[0], on the sender, is typing in Room
 )
 
 // wire is a presence message, JSON-encoded.
@@ -83,7 +84,7 @@ type wire struct {
 
 // presence shares the members of this node's rooms with the other nodes,
 // on core NATS. One goroutine, run, owns the state of the other nodes and
-// is the only publisher of presence messages, so that this node's
+// is the only publisher of rosters and deltas, so that this node's
 // messages leave in the order it made them; NATS keeps one publisher's
 // order to each subscriber, so a roster a node receives includes every
 // delta of the sender it received before.
@@ -234,6 +235,14 @@ func (rp *roomPresence) Left(id string) {
 	if first {
 		rp.p.markDirty(rp)
 	}
+}
+
+// Typing implements rooms.RoomPresence. A typing event is not part of
+// the roster's order, so it is published at once from the caller's
+// goroutine; it is dropped when NATS is away.
+func (rp *roomPresence) Typing(id string) {
+	rp.p.send(rp.subject, &wire{Type: msgTyping, Node: rp.p.node, Room: rp.name, Joined: []string{id},
+		Time: time.Now().UnixNano()})
 }
 
 // changedLocked notes that id changed and reports whether it is the
@@ -532,6 +541,10 @@ func (p *presence) handle(m *nats.Msg) {
 			if st == nil || st.synced && (w.Inc > st.inc || w.Inc == st.inc && w.Ver > st.ver) {
 				p.ask(rp, w.Node) // a delta was lost
 			}
+		}
+	case msgTyping:
+		if rp := p.rooms[w.Room]; rp != nil && len(w.Joined) == 1 {
+			rp.apply(rooms.RemoteChange{Node: w.Node, Typing: w.Joined[0], Time: time.Unix(0, w.Time)})
 		}
 	case msgClosed:
 		if rp := p.rooms[w.Room]; rp != nil {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/chatplatform/chat/internal/broker"
 	"github.com/chatplatform/chat/internal/protocol"
 	"github.com/chatplatform/chat/internal/rooms"
@@ -290,4 +292,33 @@ func lastCount(c *client) int {
 		}
 	}
 	return c.welcome.MemberCount
+}
+
+// TestTypingAcrossNodes: a client typing on one node is shown typing to
+// the chat.v1 members of the other nodes, and not to itself.
+func TestTypingAcrossNodes(t *testing.T) {
+	ns := startNATS(t, t.TempDir(), -1)
+	a, b := startNode(t, ns.ClientURL()), startNode(t, ns.ClientURL())
+	a1 := dial(t, a, "a1", "r", rooms.NoResume, "")
+	b1 := dial(t, b, "b1", "r", rooms.NoResume, "")
+	a1.waitFor(protocol.TypeConnection, "b1")
+	typing := func(c *client) {
+		t.Helper()
+		if err := c.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"typing"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	typing(a1)
+	if ev := b1.waitFor(protocol.TypeTyping, "a1"); ev.ClientID != "a1" {
+		t.Fatalf("b1 got %+v", ev)
+	}
+	typing(b1)
+	a1.waitFor(protocol.TypeTyping, "b1")
+	// a1 sends a message after typing: by then b1 would have got a typing
+	// event of its own, had one been sent back to it.
+	a1.send("after typing")
+	b1.waitMessages(1)
+	if n := b1.count(protocol.TypeTyping, "b1"); n != 0 {
+		t.Fatalf("b1 was shown its own typing %d times", n)
+	}
 }

@@ -140,6 +140,23 @@ var layout = []rowSpec{
 		{"timeseries", "Messages lost per second", "Messages the load generator expected but never received, per second (loadgen_messages_lost_total).", "cps", 8,
 			[]query{{"sum by (instance) (" + rate("loadgen_messages_lost_total") + ")", "{{instance}}"}}},
 	}},
+	{"Cluster", []panelSpec{
+		{"timeseries", "NATS connection", "1 while a node's broker is connected to NATS and has its stream, 0 while it is not (chat_broker_connected): its /readyz is 503 then and its clients' messages are refused. A single process shows 1.", "short", 8,
+			[]query{{sel("chat_broker_connected"), "{{instance}}"}}},
+		{"timeseries", "Broker publish p50 and p99", "Time from a message handed to NATS JetStream to its acknowledgement, retries after a lost race for the room's next seq included (chat_broker_publish_duration_seconds). Cluster mode only.", "s", 8,
+			[]query{
+				{quantile("0.5", "chat_broker_publish_duration_seconds", "instance"), "p50 {{instance}}"},
+				{quantile("0.99", "chat_broker_publish_duration_seconds", "instance"), "p99 {{instance}}"},
+			}},
+		{"timeseries", "Messages from the broker per second", "Messages the broker delivered to each node's rooms per second, every node's included and kept ones replayed when a room opens (chat_broker_messages_total).", "cps", 8,
+			[]query{{"sum by (instance) (" + rate("chat_broker_messages_total") + ")", "{{instance}}"}}},
+		{"timeseries", "Gaps recovered", "Times a room's feed skipped messages it no longer had (expired while the node was away from NATS), per node over the rate interval (chat_broker_gaps_total): the room's history starts again after the gap and resumes across it are told gap.", "short", 8,
+			[]query{{"sum by (instance) (increase(" + sel("chat_broker_gaps_total") + "[$__rate_interval]))", "{{instance}}"}}},
+		{"timeseries", "Rejected: broker unavailable", "Client messages refused per second because the node could not have them ordered (NATS lost, a room's queue full, a room too contended): chat_messages_rejected_total{reason=\"unavailable\"}. The sender gets an error event.", "cps", 8,
+			[]query{{"sum by (instance) (" + rate("chat_messages_rejected_total", `reason="unavailable"`) + ")", "{{instance}}"}}},
+		{"timeseries", "Connections per node", "Open WebSocket connections on each node (chat_connections): after a node dies its clients move to the others.", "short", 8,
+			[]query{{"sum by (instance) (" + sel("chat_connections") + ")", "{{instance}}"}}},
+	}},
 	{"Resources", []panelSpec{
 		{"timeseries", "CPU usage", "CPU time used per second of wall time by each process; 100% is one full core (process_cpu_seconds_total).", "percentunit", 6,
 			[]query{{rate("process_cpu_seconds_total"), "{{job}} {{instance}}"}}},
@@ -193,8 +210,8 @@ var (
 )
 
 // Chat builds the chat platform dashboard: an overview row of stats, then
-// rows for traffic, latency, errors, resources and the load generator, filtered by the datasource, job
-// and instance variables.
+// rows for traffic, latency, errors, the cluster, resources and the load
+// generator, filtered by the datasource, job and instance variables.
 func Chat() *Dashboard {
 	ds := &Datasource{Type: "prometheus", UID: "${datasource}"}
 	zero := 0.0

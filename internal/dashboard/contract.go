@@ -21,6 +21,10 @@ func ContractMetrics() []string {
 		"chat_connection_limit",
 		"chat_outbound_queue_bytes",
 		"chat_panics_total",
+		"chat_broker_connected",
+		"chat_broker_publish_duration_seconds",
+		"chat_broker_messages_total",
+		"chat_broker_gaps_total",
 		// Load generator.
 		"loadgen_clients_connected",
 		"loadgen_connects_total",

@@ -2,7 +2,7 @@
 // grafana/dashboards/chat.json.
 //
 // [Chat] is the dashboard's source: an overview row of stats, then rows for
-// traffic, latency, errors, resources and the load generator, each panel a PromQL query filtered by
+// traffic, latency, errors, the cluster, resources and the load generator, each panel a PromQL query filtered by
 // the datasource, job and instance template variables. The committed JSON
 // is its output; the package tests fail when the two differ and rewrite the
 // file with -update:

@@ -1,23 +1,49 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chatplatform/chat/internal/broker"
+	"github.com/chatplatform/chat/internal/metrics"
+	"github.com/chatplatform/chat/internal/rooms"
 	"github.com/chatplatform/chat/internal/server"
 	"github.com/chatplatform/chat/internal/servertest"
 )
 
 // startChatServer runs a chat server admitting at most maxConns
-// connections, other settings at their defaults, on a loopback port and
-// shuts it down at cleanup. It returns the server's address.
+// connections, other settings at their defaults, on a loopback port, as a
+// cluster node on a NATS server (JetStream) in the test process so that
+// the broker's series exist, and shuts both down at cleanup. It returns
+// the server's address.
 func startChatServer(t *testing.T, maxConns int) string {
 	t.Helper()
-	return servertest.Start(t, "127.0.0.1:0", server.Config{MaxConnections: maxConns}).Addr
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(ns.Shutdown)
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	b, err := broker.Connect(context.Background(), broker.Config{URLs: ns.ClientURL(), Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return servertest.Start(t, "127.0.0.1:0", server.Config{MaxConnections: maxConns, Registry: reg, Metrics: m,
+		Rooms: rooms.Config{Broker: b}}).Addr
 }
 
 // provokeErrors sends the server input it must refuse: an upgrade with a

@@ -296,6 +296,11 @@ func (c *simConn) messageLocked(l *loop, p wire.Payload, ok bool, now time.Time)
 		return
 	}
 	l.received++
+	if c.e.senderAt != nil {
+		if s := c.e.senderAt[c.slot]; s != nil && s.index == p.Sender {
+			s.echo(p.Seq)
+		}
+	}
 	ps := c.peer(p.Sender)
 	prev := ps.last
 	dup, reordered := ps.receipt(p.Seq)
@@ -330,6 +335,14 @@ func (c *simConn) welcomeLocked(ev []byte, now int64) {
 	e := c.e
 	gap := wire.Gap(ev)
 	if c.resumed {
+		if e.senderAt != nil {
+			if s := e.senderAt[c.slot]; s != nil {
+				select {
+				case s.rejoined <- struct{}{}:
+				default:
+				}
+			}
+		}
 		e.connectMu.Lock()
 		recordMicros(e.reconnect, time.Duration(now-c.dropAt))
 		e.connectMu.Unlock()

@@ -99,7 +99,9 @@ type Config struct {
 	ChurnMode string
 	// Reconnect makes a client whose connection is lost (closed by the
 	// server, reset, ended) reconnect with exponential backoff from
-	// Backoff, jittered, and resume where it was (since and epoch).
+	// Backoff, jittered, and resume where it was (since and epoch). With
+	// the chat protocol, senders then send chat.v1 message commands with
+	// ids, and a resumed sender sends again what did not come back to it.
 	Reconnect bool
 	// Backoff is a reconnecting client's first wait; it doubles with each
 	// failed attempt up to MaxBackoff.

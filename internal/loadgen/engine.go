@@ -60,6 +60,9 @@ type engine struct {
 	slots   []atomic.Pointer[simConn] // current connection per local client
 	gens    []atomic.Int32            // fresh joins per local client so far (see dial)
 	senders []*senderState            // local senders, by slot
+	// senderAt is the sender of each local slot (nil for the others),
+	// with resend only (see Config.Reconnect); nil otherwise.
+	senderAt []*senderState
 
 	errors          errorCounts
 	phase           atomic.Value // Phase
@@ -72,6 +75,7 @@ type engine struct {
 	disconnects     atomic.Int64 // connections lost while the client meant to stay
 	resumes         atomic.Int64 // resumed connections welcomed
 	resumeGaps      atomic.Int64 // of which answered with gap:true
+	resent          atomic.Int64 // messages sent again after a reconnect (see resend)
 	sent            atomic.Int64
 	welcomed        atomic.Int64 // open connections that got their welcome
 	inWindow        atomic.Int64
@@ -109,13 +113,37 @@ type interval struct {
 	Gaps  int32 `json:"x,omitempty"` // resumes the server answered with gap:true
 }
 
-// senderState is owned by the sender's goroutine until it exits.
+// senderState is owned by the sender's goroutine until it exits, but for
+// what its mutex guards.
 type senderState struct {
 	slot  int
 	index uint32
 	rate  float64 // messages per second; 0: silent
 	sends []int64 // send time of seq i+1
 	buf   []byte
+
+	// With resend: rejoined is signalled when the sender's connection was
+	// resumed, and echoed[i] is set once seq i+1 came back to the sender.
+	rejoined chan struct{} // buffered, never closed; nil without resend
+	mu       sync.Mutex
+	echoed   []bool // guarded by mu
+}
+
+// echo notes that the sender's message seq came back to it.
+func (s *senderState) echo(seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for uint64(len(s.echoed)) < seq {
+		s.echoed = append(s.echoed, false)
+	}
+	s.echoed[seq-1] = true
+}
+
+// unechoed reports whether seq has not come back to the sender.
+func (s *senderState) unechoed(seq uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return seq > uint64(len(s.echoed)) || !s.echoed[seq-1]
 }
 
 func newEngine(cfg Config, sh share, urls []*url.URL) (*engine, error) {
@@ -164,9 +192,18 @@ func newEngine(cfg Config, sh share, urls []*url.URL) (*engine, error) {
 		allDone:     make(chan struct{}),
 		start:       time.Now(),
 	}
+	resend := cfg.Reconnect && cfg.Protocol != ProtocolRaw
+	if resend {
+		e.senderAt = make([]*senderState, local)
+	}
 	for slot := range local {
 		if g := e.global(slot); g < cfg.Senders {
-			e.senders = append(e.senders, &senderState{slot: slot, index: uint32(g), rate: cfg.roomRate(g % cfg.Rooms)})
+			s := &senderState{slot: slot, index: uint32(g), rate: cfg.roomRate(g % cfg.Rooms)}
+			e.senders = append(e.senders, s)
+			if resend {
+				s.rejoined = make(chan struct{}, 1)
+				e.senderAt[slot] = s
+			}
 		}
 	}
 	e.active.Store(int64(local))
@@ -492,13 +529,15 @@ func (e *engine) send(ctx context.Context, s *senderState) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.rejoined:
+			e.resend(s)
+			continue
 		case <-t.C:
 		}
 		c := e.slots[s.slot].Load()
 		if c != nil && c.joined.Load() != 0 {
 			now := time.Now().UnixNano()
-			p := wire.Payload{Sender: s.index, Seq: uint64(len(s.sends) + 1), SentNanos: now}
-			s.buf = wire.AppendPayload(s.buf[:0], p, e.cfg.Size)
+			s.buf = e.appendMessage(s.buf[:0], s, wire.Payload{Sender: s.index, Seq: uint64(len(s.sends) + 1), SentNanos: now})
 			if c.write(wire.OpText, s.buf) == nil {
 				s.sends = append(s.sends, now)
 				e.sent.Add(1)
@@ -506,6 +545,42 @@ func (e *engine) send(ctx context.Context, s *senderState) {
 		}
 		next = next.Add(time.Duration(interval * (0.5 + rand.Float64())))
 		t.Reset(time.Until(next))
+	}
+}
+
+// appendMessage appends the text frame's payload of message p of s: the
+// payload itself, or with resend a chat.v1 message command with the seq
+// as its id, so that the server publishes a resent message once.
+func (e *engine) appendMessage(dst []byte, s *senderState, p wire.Payload) []byte {
+	if s.rejoined == nil {
+		return wire.AppendPayload(dst, p, e.cfg.Size)
+	}
+	dst = append(dst, `{"type":"message","text":"`...)
+	dst = wire.AppendPayload(dst, p, e.cfg.Size) // plain ASCII: nothing to escape
+	dst = append(dst, `","id":"`...)
+	dst = strconv.AppendUint(dst, p.Seq, 10)
+	return append(dst, `"}`...)
+}
+
+// resend sends again, with their ids and first send times, the messages of
+// s that did not come back to it before its connection was lost: the
+// server acks those it has (any node's dedupe) and publishes the others,
+// so that a node that dies loses nothing its senders sent.
+func (e *engine) resend(s *senderState) {
+	c := e.slots[s.slot].Load()
+	if c == nil || c.joined.Load() == 0 {
+		return
+	}
+	for i, at := range s.sends {
+		seq := uint64(i + 1)
+		if !s.unechoed(seq) {
+			continue
+		}
+		s.buf = e.appendMessage(s.buf[:0], s, wire.Payload{Sender: s.index, Seq: seq, SentNanos: at})
+		if c.write(wire.OpText, s.buf) != nil {
+			return
+		}
+		e.resent.Add(1)
 	}
 }
 

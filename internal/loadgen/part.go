@@ -21,6 +21,7 @@ type part struct {
 	Disconnects     int64             `json:"disconnects"`
 	Resumes         int64             `json:"resumes"`
 	ResumeGaps      int64             `json:"resume_gaps"`
+	Resent          int64             `json:"resent"`
 	URLConnects     []int64           `json:"url_connects"` // by index in Config.URLs
 	Sent            int64             `json:"sent"`
 	Received        int64             `json:"received"`
@@ -74,6 +75,7 @@ func (e *engine) part(rampEnd, sendEnd time.Time) part {
 		Disconnects:     e.disconnects.Load(),
 		Resumes:         e.resumes.Load(),
 		ResumeGaps:      e.resumeGaps.Load(),
+		Resent:          e.resent.Load(),
 		Sent:            e.sent.Load(),
 		Errors:          e.errors.snapshot(),
 		Latency:         &hist{newHist()},
@@ -109,6 +111,7 @@ func (p *part) merge(o part) {
 	p.Disconnects += o.Disconnects
 	p.Resumes += o.Resumes
 	p.ResumeGaps += o.ResumeGaps
+	p.Resent += o.Resent
 	for i, n := range o.URLConnects {
 		if i < len(p.URLConnects) {
 			p.URLConnects[i] += n
@@ -167,6 +170,7 @@ func (p part) result(cfg Config, procs int) Result {
 		Disconnects:     p.Disconnects,
 		Resumes:         p.Resumes,
 		ResumeGaps:      p.ResumeGaps,
+		Resent:          p.Resent,
 		ConnectsPerURL:  map[string]int64{},
 		SentPerRoom:     map[string]int64{},
 		Sent:            p.Sent,

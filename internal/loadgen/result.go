@@ -50,6 +50,7 @@ type Result struct {
 	Resumes             int64            `json:"resumes"`     // reconnections that resumed a session
 	ResumeGaps          int64            `json:"resume_gaps"` // of which the server answered gap:true
 	GapMissed           int64            `json:"gap_missed"`  // deliveries missing from sessions with a gap
+	Resent              int64            `json:"resent"`      // messages senders sent again after a reconnect (with -reconnect)
 	ReconnectTime       ConnectTime      `json:"reconnect_ms"`
 	ConnectsPerURL      map[string]int64 `json:"connects_per_url"`
 	SentPerRoom         map[string]int64 `json:"sent_per_room"`
@@ -119,7 +120,7 @@ func (r Result) WriteSummary(w io.Writer) error {
 		if t.Count == 0 {
 			row("reconnect", "%d reconnects, none resumed", r.Reconnects)
 		} else {
-			row("reconnect", "p50 %.2fms  p99 %.2fms  max %.2fms  (loss to welcome; %d resumed, %d answered gap)", t.P50, t.P99, t.Max, r.Resumes, r.ResumeGaps)
+			row("reconnect", "p50 %.2fms  p99 %.2fms  max %.2fms  (loss to welcome; %d resumed, %d answered gap; %d messages resent)", t.P50, t.P99, t.Max, r.Resumes, r.ResumeGaps, r.Resent)
 		}
 	}
 	row("messages", "%d sent by %s in %s over %.1fs", r.Sent, plural(r.Senders, "sender"), plural(r.Rooms, "room"), r.SendSeconds)

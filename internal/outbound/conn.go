@@ -43,27 +43,28 @@ type Conn struct {
 	// writability poller, so that Finish must remove it.
 	everArmed atomic.Bool
 
-	// Guarded by mu.
+	// Guarded by mu. (The booleans of both groups are side by side: the
+	// struct packs into a smaller size class.)
 	mu          sync.Mutex
 	queue       [][]byte
-	queued      int  // bytes in queue and pending not yet written
-	scheduled   bool // owned by a writer: see the package documentation
+	queued      int // bytes in queue and pending not yet written
 	reason      protocol.Close
 	closeAt     int64 // pool clock of the first Close
-	closeQueued bool  // a close frame is at the end of queue or pending
-	greetQueued bool  // queue[0] is the greeting, not yet handed to a writer
 	progress    int64 // pool clock of the last write progress, or of bytes queued onto an empty queue
 	lastFlush   int64 // pool clock of the last flush start
+	scheduled   bool  // owned by a writer: see the package documentation
+	closeQueued bool  // a close frame is at the end of queue or pending
+	greetQueued bool  // queue[0] is the greeting, not yet handed to a writer
 	finished    bool
 
 	// Owned by the writer that owns the connection; released by Trim only
 	// while no writer does. queue and pending swap their arrays, so a busy
 	// connection allocates nothing per flush.
+	greetPending bool     // pending[head] is the greeting
+	closePending bool     // the close frame is the last entry of pending
 	pending      [][]byte // frames taken from queue and not yet written in full, from head
 	head         int
-	off          int  // bytes of pending[head] already written
-	greetPending bool // pending[head] is the greeting
-	closePending bool // the close frame is the last entry of pending
+	off          int // bytes of pending[head] already written
 }
 
 var _ netpoll.Handler = (*Conn)(nil)

@@ -206,14 +206,28 @@ func (r *Registry) Typing(m *Member) bool {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	now := r.cfg.Clock()
-	if m.index < 0 || len(rm.ids) > r.cfg.TypingLimit || now < m.typingAt {
+	if m.index < 0 || now < m.typingAt || !r.typingLocked(rm, m.id, r.cfg.Now()) {
 		return false
 	}
 	m.typingAt = now + int64(r.cfg.TypingInterval)
-	ev := protocol.Event{Type: protocol.TypeTyping, ClientID: m.id, Room: rm.name, Time: r.cfg.Now()}
+	if rm.pres != nil {
+		rm.pres.Typing(m.id)
+	}
+	return true
+}
+
+// typingLocked sends a typing event of client id, at time at, to rm's
+// local chat.v1 members of other client ids, unless rm has more than
+// TypingLimit members (on every node); it reports whether it did.
+func (r *Registry) typingLocked(rm *room, id string, at time.Time) bool {
+	if rm.countLocked() > r.cfg.TypingLimit {
+		return false
+	}
+	ev := protocol.Event{Type: protocol.TypeTyping, ClientID: id, Room: rm.name, Time: at}
 	var frame []byte
+	now := r.cfg.Clock()
 	for _, o := range rm.members {
-		if !o.extended || o.id == m.id {
+		if !o.extended || o.id == id {
 			continue
 		}
 		if frame == nil {

@@ -30,6 +30,9 @@ type RoomPresence interface {
 	// Left tells them that client id is no longer in the room on this node
 	// (its last connection here left).
 	Left(id string)
+	// Typing tells them that client id, in the room on this node, is
+	// typing (already rate-limited by the registry).
+	Typing(id string)
 	// Close stops sharing: apply is not called once Close has returned.
 	// Close may be called once, with no lock held.
 	Close()
@@ -45,6 +48,9 @@ type RemoteChange struct {
 	Full   bool
 	Joined []string
 	Left   []string
+	// Typing, when set, is the whole change: that client id, in the room
+	// on that node, is typing.
+	Typing string
 	// Time is when the change happened on that node.
 	Time time.Time
 }
@@ -60,6 +66,10 @@ func (r *Registry) applyRemote(rm *room, c RemoteChange) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	if rm.dead {
+		return
+	}
+	if c.Typing != "" {
+		r.typingLocked(rm, c.Typing, c.Time)
 		return
 	}
 	if rm.remote == nil {

@@ -165,15 +165,35 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A panic on the way (a bug, a test hook) undoes the join once the
+	// room's lock is released, so that it leaves neither a member nobody
+	// will remove nor an empty room behind.
+	var added *Member
+	joined := false
+	defer func() {
+		switch {
+		case joined:
+		case added != nil:
+			r.Leave(added)
+		default:
+			r.forget(rm)
+		}
+	}()
 	defer rm.mu.Unlock()
 	r.hook("join")
 	m := &Member{id: req.ClientID, extended: req.Extended, out: req.Out, room: rm, index: len(rm.members)}
 	m.failed = func(error) { r.publishFailed(m, "") }
 	rm.members = append(rm.members, m)
 	rm.ids[m.id]++
+	added = m
 	first := rm.ids[m.id] == 1 && rm.others[m.id] == 0 // on any node
 	if rm.ids[m.id] == 1 {
-		rm.membersJSON = nil
+		if len(rm.ids) <= protocol.MaxListedMembers || rm.others[m.id] > 0 {
+			// A newcomer is listed only while the list has room: after
+			// that the first listed ids stay this node's ones before it
+			// (unless it was listed as another node's).
+			rm.membersJSON = nil
+		}
 		if rm.others[m.id] > 0 {
 			rm.remoteOnly--
 		}
@@ -208,6 +228,7 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	default:
 		m.out.Send(protocol.NewFrame(&notice), now)
 	}
+	joined = true
 	return m, nil
 }
 

@@ -302,3 +302,45 @@ func TestSeedClientsGetOnlySeedEvents(t *testing.T) {
 		}
 	}
 }
+
+// joinPanics runs Join and reports whether it panicked.
+func joinPanics(b *bench, p *peer, id, room string) (panicked bool) {
+	defer func() { panicked = recover() != nil }()
+	b.reg.Join(JoinRequest{ClientID: id, Room: room, Since: NoResume, Extended: true, Out: p.out})
+	return false
+}
+
+// TestPanickedJoinLeavesNothing: a join that panics before its member is
+// added leaves no empty room registered, and one that panics after leaves
+// no member behind.
+func TestPanickedJoinLeavesNothing(t *testing.T) {
+	b := newBench(t, Config{}, outbound.Config{})
+	b.reg.SetHookForTest(func(point string) {
+		if point == "join" {
+			panic("test: join")
+		}
+	})
+	if !joinPanics(b, b.connect(t), "v", "fresh") {
+		t.Fatal("the hook did not panic")
+	}
+	if n := testutil.ToFloat64(b.m.Rooms); n != 0 {
+		t.Fatalf("%v rooms registered after a panicked join into a new room, want 0", n)
+	}
+	b.reg.SetHookForTest(func(string) {})
+
+	b.join(t, "a", "r", NoResume, "")
+	armed := true
+	b.pool.SetHookForTest(func(point string) {
+		if point == "enqueue" && armed {
+			armed = false
+			panic("test: enqueue")
+		}
+	})
+	if !joinPanics(b, b.connect(t), "ghost", "r") {
+		t.Fatal("the hook did not panic")
+	}
+	_, c := b.join(t, "c", "r", NoResume, "")
+	if w := c.expectType(t, "welcome"); w.MemberCount != 2 || len(w.Members) != 2 {
+		t.Fatalf("welcome after a panicked join: %d members %q, want a and c", w.MemberCount, w.Members)
+	}
+}

@@ -1,21 +1,25 @@
 // Package server is the chat server: one listener that serves the web
 // client, the WebSocket endpoint, health checks and metrics.
 //
-// The accept loop only accepts. Each accepted connection's descriptor goes
-// into an epoll set (internal/netpoll) and a pool worker reads its request
-// head without blocking as bytes arrive: no goroutine waits on a silent
+// The listening socket is in an epoll set (internal/netpoll): a pool
+// worker accepts what is pending with accept4, so a connection is a bare
+// non-blocking descriptor, never a net.Conn of the runtime's poller. The
+// worker reads the request head at once and, if it has not all arrived,
+// puts the descriptor into the set to read the rest as bytes arrive: no goroutine waits on a silent
 // peer, heads not complete within Config.HandshakeTimeout are dropped, and
 // past Config.MaxHandshakes the oldest is dropped, so accepting never stops.
 // A WebSocket request (GET /ws/{client_id} with Upgrade) is upgraded by
 // github.com/gobwas/ws on the raw connection; bytes the client sent after
 // its handshake are kept and decoded first. Every other request is handed,
-// with the bytes already read, to a net/http server whose connections are
+// with the bytes already read, as a net.Conn made of the descriptor
+// (net.FileConn), to a net/http server whose connections are
 // capped (Config.MaxPageConns); it also upgrades WebSocket requests that
 // need its parsing (keep-alive reuse, absolute-form targets) and answers a
 // plain GET of a WebSocket URL with the refusal an upgrade would get.
 //
 // After the upgrade a connection is a session: it costs no goroutine; its
-// descriptor stays in the epoll set and a worker reads it when it becomes
+// descriptor (a netpoll.FD, which closes it only once no call uses it)
+// stays in the epoll set and a worker reads it when it becomes
 // readable, decodes complete frames (internal/wsframe) and hands messages
 // to the rooms (internal/rooms), which order them and queue them to every
 // member's outbound side (internal/outbound), which writes without ever

@@ -2,9 +2,8 @@ package server
 
 import (
 	"bytes"
-	"net"
+	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -18,39 +17,27 @@ import (
 // head gets 431.
 const headLimit = 8 << 10
 
-// headBuffer is where a request head is read: headLimit bytes and the
-// function handed to syscall.RawConn.Read, made once so that a read
-// allocates nothing.
+// headBuffer is where a request head is read.
 type headBuffer struct {
-	b      [headLimit]byte
-	n      int // bytes of b filled
-	got    int // result of the last read
-	err    error
-	readFn func(fd uintptr) bool
+	b [headLimit]byte
+	n int // bytes of b filled
 }
 
 // headBuffers holds head buffers; a handshake holds one only while bytes of
 // its head have arrived and the head is not complete.
-var headBuffers = sync.Pool{New: func() any {
-	hb := new(headBuffer)
-	hb.readFn = func(fd uintptr) bool {
-		hb.got, hb.err = unix.Read(int(fd), hb.b[hb.n:])
-		hb.got = max(hb.got, 0)
-		return true // never wait: the poller reports readiness
-	}
-	return hb
-}}
+var headBuffers = sync.Pool{New: func() any { return new(headBuffer) }}
 
 // handshake is an accepted connection whose request head is being read
 // through the poller: no goroutine waits on it, and it holds a head buffer
-// only once bytes arrive.
+// only once bytes arrive. Its descriptor is used only under mu, until the
+// handshake is done and the descriptor is handed on or closed.
 type handshake struct {
 	// Static after start.
-	srv   *Server
-	conn  net.Conn
-	raw   syscall.RawConn
-	web   *chanListener
-	start int64 // pool clock when accepted
+	srv    *Server
+	fd     int // non-blocking, owned by the handshake until done
+	remote netip.AddrPort
+	web    *chanListener
+	start  int64 // pool clock when accepted
 
 	// Guarded by handshakes.mu.
 	prev, next *handshake
@@ -76,17 +63,12 @@ type handshakes struct {
 
 func newHandshakes(s *Server) *handshakes { return &handshakes{srv: s} }
 
-// start registers an accepted connection with the poller, dropping the
+// start reads the head of an accepted connection, from remote, or
+// registers it with the poller to read it when it arrives, dropping the
 // oldest handshake if every slot is taken.
-func (hs *handshakes) start(conn net.Conn, web *chanListener) {
+func (hs *handshakes) start(fd int, remote netip.AddrPort, web *chanListener) {
 	s := hs.srv
-	raw, err := rawConn(conn)
-	if err != nil {
-		s.log.Warn("accepted connection", zap.Error(err))
-		conn.Close()
-		return
-	}
-	h := &handshake{srv: s, conn: conn, raw: raw, web: web, start: s.pool.Clock()}
+	h := &handshake{srv: s, fd: fd, remote: remote, web: web, start: s.pool.Clock()}
 	// Heads may use every descriptor the other connections leave, and
 	// always MaxHandshakes: silent peers are evicted only when descriptors
 	// are short, and then the oldest first.
@@ -97,15 +79,15 @@ func (hs *handshakes) start(conn net.Conn, web *chanListener) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.done { // evicted meanwhile
+		return
+	}
 	// A client usually sends its head right after connecting: read it now,
 	// and wait in the poller only for what has not arrived.
 	if h.readLocked() {
 		return
 	}
-	var perr error
-	if cerr := raw.Control(func(fd uintptr) { perr = s.poller.Add(int(fd), h) }); cerr != nil {
-		perr = cerr
-	}
+	perr := s.poller.Add(fd, h)
 	h.registered = perr == nil
 	if perr != nil {
 		h.fail()
@@ -212,7 +194,7 @@ func (h *handshake) drop(reason metrics.UpgradeFailure) {
 	h.release()
 	h.srv.metrics.UpgradeFailures.WithLabelValues(string(reason)).Inc()
 	h.unregister()
-	h.conn.Close()
+	unix.Close(h.fd)
 }
 
 // release returns the head buffer to its pool.
@@ -232,8 +214,7 @@ func (h *handshake) OnReady(netpoll.Event) {
 	if h.done || h.readLocked() {
 		return
 	}
-	var err error
-	if cerr := h.raw.Control(func(fd uintptr) { err = h.srv.poller.Resume(int(fd)) }); cerr != nil || err != nil {
+	if err := h.srv.poller.Resume(h.fd); err != nil {
 		h.fail()
 	}
 }
@@ -257,21 +238,18 @@ func (h *handshake) readLocked() (over bool) {
 	}
 	hb := h.buf
 	for {
-		if err := h.raw.Read(hb.readFn); err != nil {
-			h.fail()
-			return true
-		}
-		if hb.err == unix.EAGAIN {
+		got, err := unix.Read(h.fd, hb.b[hb.n:])
+		if err == unix.EAGAIN {
 			if hb.n == 0 {
 				h.release() // a silent peer holds no buffer
 			}
 			return false
 		}
-		if hb.err != nil || hb.got == 0 {
+		if err != nil || got <= 0 {
 			h.fail() // the peer went away before finishing its head
 			return true
 		}
-		hb.n += hb.got
+		hb.n += got
 		buf := hb.b[:hb.n]
 		if end := headEnd(buf); end > 0 {
 			h.finishLocked()
@@ -282,7 +260,7 @@ func (h *handshake) readLocked() (over bool) {
 			h.finishLocked()
 			h.release()
 			h.unregister()
-			s.refuseRaw(h.conn, 431, "request head is too large", metrics.UpgradeBadHandshake)
+			s.refuseRaw(h.fd, 431, "request head is too large", metrics.UpgradeBadHandshake)
 			return true
 		}
 		if !mayBeWebSocket(buf) && bytes.IndexByte(buf, '\n') >= 0 {
@@ -300,11 +278,7 @@ func (h *handshake) unregister() error {
 		return nil
 	}
 	h.registered = false
-	var err error
-	if cerr := h.raw.Control(func(fd uintptr) { err = h.srv.poller.Del(int(fd)) }); cerr != nil {
-		err = cerr
-	}
-	return err
+	return h.srv.poller.Del(h.fd)
 }
 
 // finishLocked takes h off the list: it is being handed on or refused.
@@ -318,7 +292,7 @@ func (h *handshake) fail() {
 	h.finishLocked()
 	h.release()
 	h.unregister()
-	h.conn.Close()
+	unix.Close(h.fd)
 }
 
 // headEnd returns the length of the request head at the start of b (up to

@@ -107,7 +107,7 @@ func (is *identities) release(c *claim) {
 // probed. Otherwise it probes s with a ping, unless a probe is pending.
 // It runs with identities.mu held.
 func (s *session) replaceableLocked(now, wait int64) bool {
-	if s.finished.Load() || s.out.Closing() {
+	if s.is(flagFinished) || s.out.Closing() {
 		return true
 	}
 	probed := s.probedAt.Load()

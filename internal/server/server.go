@@ -7,8 +7,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -53,7 +51,7 @@ type Server struct {
 	sweepers sync.WaitGroup
 
 	mu        sync.Mutex
-	listeners map[net.Listener]struct{} // guarded by mu
+	listeners map[*listener]struct{} // guarded by mu
 	shutdown  sync.Once
 	stopErr   error
 
@@ -100,7 +98,7 @@ func New(cfg Config) (*Server, error) {
 		rooms:     rooms.New(rc),
 		realip:    realip.New(cfg.TrustedProxies),
 		stop:      make(chan struct{}),
-		listeners: make(map[net.Listener]struct{}),
+		listeners: make(map[*listener]struct{}),
 	}
 	s.sessions = newSessions(s)
 	s.handshakes = newHandshakes(s)
@@ -124,47 +122,39 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Serve accepts connections on ln until Shutdown, and returns
-// ErrServerClosed then. Serve closes ln.
+// Serve accepts connections on ln, which must be a *net.TCPListener,
+// until Shutdown, and returns ErrServerClosed then. Serve takes over ln's
+// socket and closes ln: the server's own poller accepts.
 func (s *Server) Serve(ln net.Listener) error {
+	l, err := s.takeListener(ln)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if s.draining.Load() {
 		s.mu.Unlock()
-		ln.Close()
+		l.close(nil)
 		return ErrServerClosed
 	}
-	s.listeners[ln] = struct{}{}
+	s.listeners[l] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.listeners, ln)
+		delete(s.listeners, l)
 		s.mu.Unlock()
-		ln.Close()
+		l.close(nil)
 	}()
 
-	webLn := s.web.listen(ln.Addr())
-	defer webLn.Close()
-	var backoff time.Duration
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if s.draining.Load() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
-				// Out of descriptors or a transient error: back off as
-				// net/http does rather than spin.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", zap.Error(err), zap.Duration("backoff", backoff))
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("accept: %w", err)
-		}
-		backoff = 0
-		s.handshakes.start(conn, webLn)
+	l.web = s.web.listen(l.addr)
+	defer l.web.Close()
+	if err := l.start(); err != nil {
+		return fmt.Errorf("poll listener: %w", err)
 	}
+	<-l.done
+	if l.err == nil || s.draining.Load() {
+		return ErrServerClosed
+	}
+	return l.err
 }
 
 // Shutdown stops accepting, turns /readyz to 503, refuses new upgrades,
@@ -177,8 +167,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown.Do(func() {
 		s.draining.Store(true)
 		s.mu.Lock()
-		for ln := range s.listeners {
-			ln.Close()
+		for l := range s.listeners {
+			l.close(nil)
 		}
 		s.mu.Unlock()
 		s.log.Info("shutting down", zap.Int("clients", s.sessions.count()))

@@ -2,10 +2,8 @@ package server
 
 import (
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -22,26 +20,34 @@ import (
 )
 
 // session is one WebSocket connection as the server sees it: it owns the
-// descriptor, the net.Conn and the teardown, reads and decodes the client's
+// descriptor and the teardown, reads and decodes the client's
 // frames, and holds the connection's outbound side (what it is sent) and
 // its room membership. It is distinct from outbound.Conn, which only
 // writes, and from rooms.Member, which is only membership.
 //
-// Every epoll_ctl on the descriptor runs inside raw.Control, so it never
-// reaches a number that was closed and reused by another connection.
+// Every system call on the descriptor runs inside fd.Control, Read or
+// Write, so it never reaches a number that was closed and reused by
+// another connection.
 type session struct {
 	// Static after attach.
 	srv      *Server
-	conn     net.Conn
-	raw      syscall.RawConn
+	fd       netpoll.FD // closed by finish; the outbound side writes through it
 	id       string
-	extended bool // the client offered chat.v1
 	out      *outbound.Conn
 	member   *rooms.Member // nil when the join was refused (shutdown)
 	expires  int64         // pool clock when the token expires, 0 for none
 	claim    *claim        // the anonymous client_id's hold; nil with tokens
+	extended bool          // the client offered chat.v1
 
-	index int // position in sessions.list; guarded by sessions.mu
+	index int32 // position in sessions.list; guarded by sessions.mu
+
+	// flags holds the session's state bits (flagLingering and the
+	// others); each is set, and only flagLeft ever cleared, atomically.
+	flags atomic.Uint32
+
+	// strikes counts frames refused by the rate limit in a row; guarded by
+	// readMu.
+	strikes int32
 
 	// lastSeen is the pool clock of the last complete frame from the
 	// client; written by the reader, read by the sweeper.
@@ -50,14 +56,6 @@ type session struct {
 	// asked for this connection's client_id (see identities); written
 	// under identities.mu.
 	probedAt atomic.Int64
-	// lingering is set once the close frame is written and the session
-	// waits for the peer to close (at most lingerTimeout).
-	lingering atomic.Bool
-	// peerClosed is set when the client's close frame arrived after the
-	// connection began closing: the closing handshake is then complete.
-	peerClosed atomic.Bool
-	left       atomic.Bool // the member has left its room
-	finished   atomic.Bool
 
 	// Owned by the sweeper.
 	lastPing int64
@@ -67,8 +65,25 @@ type session struct {
 	readMu  sync.Mutex
 	dec     wsframe.Decoder // guarded by readMu
 	limiter *rate.Limiter   // made at the first frame: most clients mostly listen; guarded by readMu
-	strikes int             // frames refused by the rate limit in a row; guarded by readMu
 }
+
+// Bits of session.flags.
+const (
+	// flagLingering is set once the close frame is written and the session
+	// waits for the peer to close (at most lingerTimeout).
+	flagLingering uint32 = 1 << iota
+	// flagPeerClosed is set when the client's close frame arrived after the
+	// connection began closing: the closing handshake is then complete.
+	flagPeerClosed
+	flagLeft     // the member has left its room
+	flagFinished // torn down
+)
+
+// is reports whether flag is set.
+func (s *session) is(flag uint32) bool { return s.flags.Load()&flag != 0 }
+
+// set sets flag and reports whether this call set it.
+func (s *session) set(flag uint32) bool { return s.flags.Or(flag)&flag == 0 }
 
 var (
 	_ netpoll.Handler = (*session)(nil)
@@ -95,30 +110,22 @@ var readScratches = sync.Pool{New: func() any {
 	return s
 }}
 
-// read does one non-blocking read of raw into rs.buf.
-func read(raw syscall.RawConn, rs *readScratch) (n int, err error) {
-	if err := raw.Read(rs.readFn); err != nil {
+// read does one non-blocking read of fd into rs.buf.
+func read(fd *netpoll.FD, rs *readScratch) (n int, err error) {
+	if err := fd.Read(rs.readFn); err != nil {
 		return 0, err
 	}
 	return max(rs.n, 0), rs.err
 }
 
-// attach makes an upgraded connection a session: it joins the room, queues
+// attach makes the upgraded connection of descriptor fd, which it takes
+// over, a session: it joins the room, queues
 // the handshake response (greeting, nil when already written) with the
 // first frames, decodes what the client already sent (early) and has the
 // poller watch the descriptor. registered says whether the descriptor is
 // already in the poller (the handshake put it there). A reservation was
 // taken for the connection.
-func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, registered bool) error {
-	raw, err := rawConn(conn)
-	if err != nil {
-		conn.Close()
-		s.sessions.unreserve()
-		if req.claim != nil {
-			s.identities.release(req.claim)
-		}
-		return err
-	}
+func (s *Server) attach(fd int, req wsRequest, greeting, early []byte, registered bool) error {
 	// A chat.v1 client's frame may be a message command, whose JSON
 	// envelope and escapes take more than its text: the text's limit is
 	// checked once the command is read.
@@ -126,9 +133,10 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 	if req.extended {
 		maxFrame = protocol.CommandFrameLimit(maxFrame)
 	}
-	sess := &session{srv: s, conn: conn, raw: raw, id: req.clientID, extended: req.extended,
+	sess := &session{srv: s, id: req.clientID, extended: req.extended,
 		expires: req.expires, claim: req.claim, dec: wsframe.Decoder{MaxMessage: maxFrame}}
-	sess.out = s.pool.NewConn(raw, sess)
+	sess.fd.Init(fd)
+	sess.out = s.pool.NewConn(&sess.fd, sess)
 	if greeting != nil {
 		sess.out.SendGreeting(greeting)
 	}
@@ -140,10 +148,11 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 				s.identities.release(sess.claim)
 			}
 			sess.out.Finish()
-			conn.Close()
+			sess.fd.Close()
 			s.sessions.unreserve()
 		}
 	}()
+	var err error
 	sess.member, err = s.rooms.Join(rooms.JoinRequest{ClientID: req.clientID, Room: req.room, Since: req.since,
 		Epoch: req.epoch, Extended: req.extended, Out: sess.out})
 	joined = true
@@ -168,7 +177,7 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 	}
 	sess.out.Start()
 	var perr error
-	if cerr := raw.Control(func(fd uintptr) {
+	if cerr := sess.fd.Control(func(fd uintptr) {
 		if registered {
 			s.poller.Set(int(fd), sess)
 			perr = s.poller.Resume(int(fd))
@@ -185,25 +194,13 @@ func (s *Server) attach(conn net.Conn, req wsRequest, greeting, early []byte, re
 	return nil
 }
 
-func rawConn(conn net.Conn) (syscall.RawConn, error) {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return nil, fmt.Errorf("connection %T has no descriptor", conn)
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil, fmt.Errorf("raw connection: %w", err)
-	}
-	return raw, nil
-}
-
 // OnReady reads what the connection has, without blocking, and handles
 // every complete frame; once the connection is closing it reads and
 // discards, waiting for the peer to close. It runs on a poller worker.
 func (s *session) OnReady(netpoll.Event) {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
-	if s.finished.Load() {
+	if s.is(flagFinished) {
 		return
 	}
 	defer func() {
@@ -219,7 +216,7 @@ func (s *session) OnReady(netpoll.Event) {
 	rs := readScratches.Get().(*readScratch)
 	defer readScratches.Put(rs)
 	for range maxReadsPerEvent {
-		n, err := read(s.raw, rs)
+		n, err := read(&s.fd, rs)
 		if n > 0 {
 			s.decode(rs.buf[:n])
 		}
@@ -241,10 +238,10 @@ func (s *session) OnReady(netpoll.Event) {
 
 func (s *session) resume() {
 	var err error
-	if cerr := s.raw.Control(func(fd uintptr) { err = s.srv.poller.Resume(int(fd)) }); cerr != nil {
+	if cerr := s.fd.Control(func(fd uintptr) { err = s.srv.poller.Resume(int(fd)) }); cerr != nil {
 		err = cerr
 	}
-	if err != nil && !s.finished.Load() {
+	if err != nil && !s.is(flagFinished) {
 		s.peerGone()
 	}
 }
@@ -428,13 +425,13 @@ func (s *session) closeWith(reason protocol.Close) {
 // leave takes the member out of its room, once. A Leave that panicked
 // did not count: teardown tries again.
 func (s *session) leave() {
-	if s.member == nil || !s.left.CompareAndSwap(false, true) {
+	if s.member == nil || !s.set(flagLeft) {
 		return
 	}
 	left := false
 	defer func() {
 		if !left {
-			s.left.Store(false)
+			s.flags.And(^flagLeft)
 		}
 	}()
 	s.srv.rooms.Leave(s.member)
@@ -444,8 +441,8 @@ func (s *session) leave() {
 // peerClose records the client's close frame, which ends the session once
 // ours is written.
 func (s *session) peerClose() {
-	s.peerClosed.Store(true)
-	if s.lingering.Load() {
+	s.set(flagPeerClosed)
+	if s.is(flagLingering) {
 		s.finish()
 	}
 }
@@ -458,17 +455,17 @@ func (s *session) peerClose() {
 // so that the peer reads everything queued before the close frame rather
 // than a reset.
 func (s *session) CloseWritten() {
-	if s.out.Reason().Label == protocol.CloseNormal.Label || s.peerClosed.Load() {
+	if s.out.Reason().Label == protocol.CloseNormal.Label || s.is(flagPeerClosed) {
 		s.finish()
 		return
 	}
-	s.lingering.Store(true)
+	s.set(flagLingering)
 	time.AfterFunc(lingerTimeout, s.finish)
 	var err error
-	if cerr := s.raw.Control(func(fd uintptr) { err = unix.Shutdown(int(fd), unix.SHUT_WR) }); cerr != nil {
+	if cerr := s.fd.Control(func(fd uintptr) { err = unix.Shutdown(int(fd), unix.SHUT_WR) }); cerr != nil {
 		err = cerr
 	}
-	if err != nil || s.peerClosed.Load() {
+	if err != nil || s.is(flagPeerClosed) {
 		s.finish()
 	}
 }
@@ -481,10 +478,10 @@ func (s *session) WriteFailed() { s.finish() }
 // idle one and one whose token has expired, pings a quiet one and releases
 // idle buffers. It returns the bytes queued for the client.
 func (s *session) maintain(now int64, ping []byte) int {
-	if s.finished.Load() {
+	if s.is(flagFinished) {
 		return 0
 	}
-	if s.lingering.Load() {
+	if s.is(flagLingering) {
 		return 0
 	}
 	if s.out.Stalled(now) {
@@ -513,11 +510,11 @@ func (s *session) maintain(now int64, ping []byte) int {
 // stops its writes, leaves the room, closes the connection and counts the
 // reason. Any goroutine may call it; none holds a lock it takes.
 func (s *session) finish() {
-	if !s.finished.CompareAndSwap(false, true) {
+	if !s.set(flagFinished) {
 		return
 	}
 	srv := s.srv
-	s.raw.Control(func(fd uintptr) { srv.poller.Del(int(fd)) }) // fails harmlessly if never added
+	s.fd.Control(func(fd uintptr) { srv.poller.Del(int(fd)) }) // fails harmlessly if never added
 	s.out.Finish()
 	// The room is left last, and whatever happens there: a panic in it
 	// must not skip closing the descriptor and the count. The client_id is
@@ -528,7 +525,7 @@ func (s *session) finish() {
 		defer srv.identities.release(s.claim)
 	}
 	defer s.leaveAtTeardown()
-	s.conn.Close()
+	s.fd.Close()
 	reason := s.out.Reason()
 	if reason.Label == "" {
 		reason = protocol.ClosePeerGone

@@ -78,7 +78,7 @@ func (ss *sessions) add(s *session) (open bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.reserved--
-	s.index = len(ss.list)
+	s.index = int32(len(ss.list))
 	ss.list = append(ss.list, s)
 	ss.srv.metrics.Connections.Set(float64(len(ss.list)))
 	return !ss.closed

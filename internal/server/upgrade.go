@@ -10,12 +10,15 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
 	"github.com/chatplatform/chat/internal/auth"
 	"github.com/chatplatform/chat/internal/metrics"
@@ -74,10 +77,28 @@ func (s *Server) toPage(h *handshake, head, rest []byte) {
 	prefix = append(append(prefix, head...), rest...)
 	h.release()
 	if err := h.unregister(); err != nil {
-		h.conn.Close()
+		unix.Close(h.fd)
 		return
 	}
-	s.web.hand(h.web, &prefixConn{Conn: h.conn, prefix: prefix})
+	conn, err := netConn(h.fd)
+	if err != nil {
+		s.log.Warn("page connection", zap.Error(err))
+		return
+	}
+	s.web.hand(h.web, &prefixConn{Conn: conn, prefix: prefix})
+}
+
+// netConn turns the connection of descriptor fd into a net.Conn, for the
+// page server, which reads and writes it through the runtime's poller. It
+// takes fd over: the net.Conn has a duplicate, and fd is closed.
+func netConn(fd int) (net.Conn, error) {
+	f := os.NewFile(uintptr(fd), "")
+	defer f.Close()
+	conn, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("page connection: %w", err)
+	}
+	return conn, nil
 }
 
 // upgrade completes the WebSocket handshake of a connection whose request
@@ -144,7 +165,7 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 		io.Reader
 		io.Writer
 	}{bytes.NewReader(head), &response})
-	req.addr = s.realip.ClientAddr(h.conn.RemoteAddr().String(), xff)
+	req.addr = s.realip.ClientAddr(h.remote.String(), xff)
 	if err != nil {
 		if reserved {
 			s.sessions.unreserve()
@@ -163,14 +184,14 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 		}
 		h.release()
 		h.unregister()
-		h.conn.Write(response.Bytes()) // the refusal, with its reason
-		h.conn.Close()
+		unix.Write(h.fd, response.Bytes()) // the refusal, with its reason: a new socket has room
+		unix.Close(h.fd)
 		return
 	}
 	req.extended = hs.Protocol == protocol.Subprotocol
 	early := bytes.Clone(rest)
 	h.release()
-	if err := s.attach(h.conn, req, response.Bytes(), early, h.registered); err != nil {
+	if err := s.attach(h.fd, req, response.Bytes(), early, h.registered); err != nil {
 		s.log.Warn("attach connection", zap.Error(err))
 	}
 }
@@ -256,9 +277,6 @@ func (s *Server) serveWebSocketHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	// The page server's deadlines would make every raw read and write of
-	// the session fail once they pass.
-	conn.SetDeadline(time.Time{})
 	req.extended = hs.Protocol == protocol.Subprotocol
 	var early []byte
 	if n := rw.Reader.Buffered(); n > 0 {
@@ -269,9 +287,42 @@ func (s *Server) serveWebSocketHTTP(w http.ResponseWriter, r *http.Request) {
 		early = append(early, pc.prefix...)
 		pc.prefix = nil
 	}
-	if err := s.attach(conn, req, nil, early, false); err != nil {
+	fd, err := takeFD(conn)
+	if err != nil {
+		s.sessions.unreserve()
+		if req.claim != nil {
+			s.identities.release(req.claim)
+		}
+		s.log.Warn("attach connection", zap.Error(err))
+		return
+	}
+	if err := s.attach(fd, req, nil, early, false); err != nil {
 		s.log.Warn("attach connection", zap.Error(err))
 	}
+}
+
+// takeFD returns a duplicate of conn's descriptor, for a session, and
+// closes conn: the session reads and writes through its own poller, and
+// the page server's deadlines no longer apply.
+func takeFD(conn net.Conn) (int, error) {
+	defer conn.Close()
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return -1, fmt.Errorf("connection %T has no descriptor", conn)
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return -1, fmt.Errorf("raw connection: %w", err)
+	}
+	fd := -1
+	var derr error
+	if err := raw.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		derr = err
+	}
+	if derr != nil {
+		return -1, fmt.Errorf("duplicate descriptor: %w", derr)
+	}
+	return fd, nil
 }
 
 var (
@@ -387,6 +438,8 @@ func parseRequest(uri string) (wsRequest, error) {
 	if req.clientID, err = names.ClientID(id); err != nil {
 		return req, bad(metrics.UpgradeBadClientID, "bad client_id: "+err.Error())
 	}
+	// The names outlive the request: copied, they do not keep its URI.
+	req.clientID = strings.Clone(req.clientID)
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return req, bad(metrics.UpgradeBadHandshake, "bad query string")
@@ -395,6 +448,7 @@ func parseRequest(uri string) (wsRequest, error) {
 		if req.room, err = names.Room(q.Get("room")); err != nil {
 			return req, bad(metrics.UpgradeBadRoom, "bad room: "+err.Error())
 		}
+		req.room = strings.Clone(req.room)
 	}
 	req.token = q.Get(auth.QueryParam)
 	if q.Has("since") {
@@ -446,9 +500,9 @@ func headerValue(head []byte, name string) []byte {
 
 // refuseRaw answers a connection the page server never saw with a plain
 // HTTP error and closes it.
-func (s *Server) refuseRaw(conn net.Conn, status int, reason string, label metrics.UpgradeFailure) {
+func (s *Server) refuseRaw(fd int, status int, reason string, label metrics.UpgradeFailure) {
 	s.metrics.UpgradeFailures.WithLabelValues(string(label)).Inc()
-	fmt.Fprintf(conn, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
-		status, http.StatusText(status), len(reason), reason)
-	conn.Close()
+	unix.Write(fd, fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
+		status, http.StatusText(status), len(reason), reason))
+	unix.Close(fd)
 }

@@ -44,11 +44,32 @@ type Decoder struct {
 	// reassembly of fragments. Zero means no limit.
 	MaxMessage int
 
-	carry   []byte // unparsed tail of earlier input
-	frag    []byte // payload of the fragmented message being assembled
+	bufs    *buffers // made at the first partial frame or fragment: most connections send whole frames or nothing
 	fragOp  ws.OpCode
 	inFrag  bool
 	stopped bool
+}
+
+// buffers is what a Decoder keeps between calls.
+type buffers struct {
+	carry []byte // unparsed tail of earlier input
+	frag  []byte // payload of the fragmented message being assembled
+}
+
+// buffers returns d's buffers, making them if need be.
+func (d *Decoder) buffers() *buffers {
+	if d.bufs == nil {
+		d.bufs = new(buffers)
+	}
+	return d.bufs
+}
+
+// fragLen returns the bytes of the fragmented message assembled so far.
+func (d *Decoder) fragLen() int {
+	if d.bufs == nil {
+		return 0
+	}
+	return len(d.bufs.frag)
 }
 
 // headerScratch is what parsing headers needs during one Decode call; it is
@@ -72,9 +93,10 @@ func (d *Decoder) Decode(p []byte, handle func(op ws.OpCode, payload []byte) boo
 		return nil
 	}
 	buf := p
-	if len(d.carry) > 0 {
-		d.carry = append(d.carry, p...)
-		buf = d.carry
+	carried := d.bufs != nil && len(d.bufs.carry) > 0
+	if carried {
+		d.bufs.carry = append(d.bufs.carry, p...)
+		buf = d.bufs.carry
 	}
 	hs := headerScratches.Get().(*headerScratch)
 	used, err := d.decode(buf, hs, handle)
@@ -83,13 +105,19 @@ func (d *Decoder) Decode(p []byte, handle func(op ws.OpCode, payload []byte) boo
 	rest := buf[used:]
 	switch {
 	case err != nil || d.stopped:
-		d.carry, d.frag = nil, nil
+		d.bufs = nil
 	case len(rest) == 0:
-		d.carry = release(d.carry)
-	case len(d.carry) > 0: // buf is carry: move the tail to its start
-		d.carry = d.carry[:copy(d.carry, rest)]
+		if d.bufs != nil {
+			d.bufs.carry = release(d.bufs.carry)
+		}
+	case carried: // buf is carry: move the tail to its start
+		d.bufs.carry = d.bufs.carry[:copy(d.bufs.carry, rest)]
 	default:
-		d.carry = append(d.carry, rest...)
+		b := d.buffers()
+		b.carry = append(b.carry, rest...)
+	}
+	if b := d.bufs; b != nil && b.carry == nil && b.frag == nil {
+		d.bufs = nil
 	}
 	return err
 }
@@ -121,7 +149,7 @@ func (d *Decoder) decode(buf []byte, hs *headerScratch, handle func(ws.OpCode, [
 		if err := ws.CheckHeader(h, state); err != nil {
 			return used, protocolError(err.Error())
 		}
-		if !h.OpCode.IsControl() && d.MaxMessage > 0 && h.Length+int64(len(d.frag)) > int64(d.MaxMessage) {
+		if !h.OpCode.IsControl() && d.MaxMessage > 0 && h.Length+int64(d.fragLen()) > int64(d.MaxMessage) {
 			return used, ErrTooBig
 		}
 		hdrLen := len(buf) - used - hs.rd.Len()
@@ -163,17 +191,19 @@ func (d *Decoder) frame(h ws.Header, payload []byte, handle func(ws.OpCode, []by
 		if !d.inFrag {
 			d.inFrag, d.fragOp = true, h.OpCode
 		}
-		d.frag = append(d.frag, payload...)
+		b := d.buffers()
+		b.frag = append(b.frag, payload...)
 		return nil
 	case d.inFrag: // final continuation
-		d.frag = append(d.frag, payload...)
-		op, msg := d.fragOp, d.frag
+		b := d.buffers()
+		b.frag = append(b.frag, payload...)
+		op, msg := d.fragOp, b.frag
 		d.inFrag = false
 		if op == ws.OpText && !utf8.Valid(msg) {
 			return ErrInvalidUTF8
 		}
 		d.deliver(op, msg, handle)
-		d.frag = release(d.frag)
+		b.frag = release(b.frag)
 		return nil
 	default:
 		if h.OpCode == ws.OpText && !utf8.Valid(payload) {

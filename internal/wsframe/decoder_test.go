@@ -128,8 +128,8 @@ func TestByteAtATime(t *testing.T) {
 	if err != nil || !equal(out, want) {
 		t.Fatalf("got %d messages, err %v", len(out), err)
 	}
-	if len(d.carry) != 0 {
-		t.Fatalf("carry holds %d bytes after complete input", len(d.carry))
+	if d.bufs != nil && len(d.bufs.carry) != 0 {
+		t.Fatalf("carry holds %d bytes after complete input", len(d.bufs.carry))
 	}
 }
 
@@ -139,8 +139,20 @@ func TestIdleDecoderReleasesLargeBuffers(t *testing.T) {
 	if _, err := decodeAll(&d, f[:100], f[100:]); err != nil {
 		t.Fatal(err)
 	}
-	if d.carry != nil {
-		t.Fatalf("carry keeps %d bytes of capacity", cap(d.carry))
+	if d.bufs != nil {
+		t.Fatalf("the idle decoder keeps its buffers (carry capacity %d)", cap(d.bufs.carry))
+	}
+}
+
+func TestDecoderOfWholeFramesHoldsNoBuffers(t *testing.T) {
+	d := Decoder{MaxMessage: 4096}
+	f1 := clientFrame(true, ws.OpText, []byte("hello"))
+	f2 := clientFrame(true, ws.OpText, []byte("world"))
+	if _, err := decodeAll(&d, f1, f2); err != nil {
+		t.Fatal(err)
+	}
+	if d.bufs != nil {
+		t.Fatal("a decoder that never saw a partial frame holds buffers")
 	}
 }
 
