@@ -90,12 +90,16 @@ type Metrics struct {
 	SentBytes          prometheus.Counter
 	Rooms              prometheus.Gauge
 	OutboundQueueBytes prometheus.Gauge
-	Panics             prometheus.Counter
-	Handshakes         prometheus.Gauge
-	PageConnections    prometheus.Gauge
-	PageRefused        prometheus.Counter
-	HistoryBytes       prometheus.Gauge
-	Commands           *prometheus.CounterVec
+	// OutboundCoalesce is the coalescing interval of package outbound,
+	// set by its pacer; OutboundWrites counts its write system calls.
+	OutboundCoalesce prometheus.Gauge
+	OutboundWrites   prometheus.Counter
+	Panics           prometheus.Counter
+	Handshakes       prometheus.Gauge
+	PageConnections  prometheus.Gauge
+	PageRefused      prometheus.Counter
+	HistoryBytes     prometheus.Gauge
+	Commands         *prometheus.CounterVec
 
 	// The broker's (see rooms.Broker); the in-process broker only counts
 	// BrokerMessages and keeps BrokerConnected at 1.
@@ -155,6 +159,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		OutboundQueueBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chat_outbound_queue_bytes", Help: "Bytes queued for clients and not yet written, over all connections.",
 		}),
+		OutboundCoalesce: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chat_outbound_coalesce_seconds",
+			Help: "Least time between two writes to one client: 0 while every client is written as soon as a writer is free, clients/budget (capped) once the write rate reaches the write budget.",
+		}),
+		OutboundWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_outbound_writes_total", Help: "Write system calls to clients; frames delivered over writes is the frames per write.",
+		}),
 		Panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chat_panics_total", Help: "Panics recovered while handling a connection; each closed that connection only.",
 		}),
@@ -197,7 +208,8 @@ func New(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(
 		m.Connections, m.ConnectionLimit, m.ConnectionsOpened, m.ConnectionsClosed,
 		m.UpgradeFailures, m.MessagesReceived, m.MessagesRejected, m.MessagesDelivered,
-		m.BroadcastDuration, m.ReceivedBytes, m.SentBytes, m.Rooms, m.OutboundQueueBytes, m.Panics,
+		m.BroadcastDuration, m.ReceivedBytes, m.SentBytes, m.Rooms, m.OutboundQueueBytes,
+		m.OutboundCoalesce, m.OutboundWrites, m.Panics,
 		m.Handshakes, m.PageConnections, m.PageRefused, m.HistoryBytes, m.Commands,
 		m.BrokerPublishDuration, m.BrokerMessages, m.BrokerGaps, m.BrokerConnected,
 		m.BrokerNodes, m.BrokerPresenceResyncs,

@@ -27,7 +27,7 @@ func TestRegistersCleanly(t *testing.T) {
 	for _, name := range []string{"chat_connections", "chat_connections_opened_total", "chat_connections_closed_total",
 		"chat_upgrade_failures_total", "chat_messages_received_total", "chat_messages_rejected_total",
 		"chat_messages_delivered_total", "chat_broadcast_duration_seconds", "chat_received_bytes_total",
-		"chat_sent_bytes_total", "chat_rooms", "go_goroutines", "process_resident_memory_bytes"} {
+		"chat_sent_bytes_total", "chat_rooms", "chat_outbound_coalesce_seconds", "chat_outbound_writes_total", "go_goroutines", "process_resident_memory_bytes"} {
 		if n, err := testutil.GatherAndCount(reg, name); err != nil || n == 0 {
 			t.Errorf("%s: %d series, err %v", name, n, err)
 		}

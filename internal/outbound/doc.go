@@ -28,7 +28,9 @@
 // about 100ms) reaches Config.WriteBudget writes per second, a connection
 // is written at most once per interval, the number of connections divided
 // by the budget and capped by Config.MaxCoalesce (the timing wheel holds it
-// meanwhile), until the rate falls well under the budget.
+// meanwhile), until the rate falls well under the budget. The interval in
+// force is the gauge chat_outbound_coalesce_seconds, and the writes made
+// the counter chat_outbound_writes_total.
 //
 // Ownership: exactly one writer owns a connection while it is scheduled
 // (queued for a writer, waiting in the timing wheel, being flushed or

@@ -94,7 +94,9 @@ func (p *Pool) NewConn(raw syscall.RawConn, owner Owner) *Conn {
 }
 
 // pace sets the coalescing interval from the load, every paceTick until
-// Close: see the package documentation and nextInterval.
+// Close, and exports it (chat_outbound_coalesce_seconds) with the writes
+// made (chat_outbound_writes_total): see the package documentation and
+// nextInterval.
 func (p *Pool) pace() {
 	defer p.workers.Done()
 	t := time.NewTicker(paceTick)
@@ -112,10 +114,12 @@ func (p *Pool) pace() {
 		}
 		n := p.writes.Load()
 		rate += paceSmoothing * (float64(n-last)/paceTick.Seconds() - rate)
+		p.cfg.Metrics.OutboundWrites.Add(float64(n - last))
 		last = n
 		var iv time.Duration
 		iv, on = nextInterval(rate, on, p.conns.Load(), p.cfg)
 		p.coalesce.Store(int64(iv))
+		p.cfg.Metrics.OutboundCoalesce.Set(iv.Seconds())
 	}
 }
 
