@@ -18,27 +18,7 @@ import (
 // 127.0.0.1 (-1: a fresh one) until it is shut down or the test ends.
 func startNATS(t *testing.T, dir string, port int) *natsserver.Server {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, JetStream: true,
-		StoreDir: dir, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(waitTimeout) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
-}
-
-// readyz returns the status of the server's /readyz.
-func readyz(addr string) int {
-	resp, err := http.Get("http://" + addr + "/readyz")
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return servertest.NATS(t, &natsserver.Options{StoreDir: dir, Port: port})
 }
 
 // TestNotSentAndRetryWhileClusterUnavailable runs a real cluster node on a
@@ -58,7 +38,7 @@ func TestNotSentAndRetryWhileClusterUnavailable(t *testing.T) {
 
 	natsPort := ns.Addr().(*net.TCPAddr).Port
 	ns.Shutdown()
-	testkit.WaitFor(t, "readyz 503 without NATS", func() bool { return readyz(addr) == http.StatusServiceUnavailable })
+	testkit.WaitFor(t, "readyz 503 without NATS", func() bool { return servertest.Readyz(addr) == http.StatusServiceUnavailable })
 	ana.send("while away")
 	ana.waitJS(`JSON.stringify(`+pendingRowsJS+`) === JSON.stringify(["while away|Not sent"]) &&
 		!!document.querySelector("#messages > .pending-msg .retry-msg") &&
@@ -69,7 +49,7 @@ func TestNotSentAndRetryWhileClusterUnavailable(t *testing.T) {
 	auditIfInstalled(t, ana, "a message not sent, with its Retry")
 
 	startNATS(t, store, natsPort)
-	testkit.WaitFor(t, "readyz 200 with NATS back", func() bool { return readyz(addr) == http.StatusOK })
+	testkit.WaitFor(t, "readyz 200 with NATS back", func() bool { return servertest.Readyz(addr) == http.StatusOK })
 	ana.do("retry", chromedp.Click("#messages > .pending-msg .retry-msg"))
 	got := ana.waitMessage("ana", "while away")
 	if got.Seq == "" {

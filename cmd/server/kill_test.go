@@ -23,17 +23,7 @@ import (
 // startTestNATS runs a NATS server with JetStream in the test process.
 func startTestNATS(t *testing.T) *natsserver.Server {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(hangDetector) {
-		t.Fatal("nats not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
+	return servertest.NATS(t, &natsserver.Options{StoreDir: t.TempDir(), Port: -1})
 }
 
 // TestKillNode runs three chat server processes on one NATS, two clients

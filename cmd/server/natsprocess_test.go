@@ -65,16 +65,6 @@ func (p *natsProcess) stop(t *testing.T) {
 	p.cmd.Wait()
 }
 
-// readyz returns a node's /readyz status code, 0 when it does not answer.
-func readyz(addr string) int {
-	resp, err := http.Get("http://" + addr + "/readyz")
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // TestSeparateNATSProcess runs two chat server processes on a nats-server
 // process: one room across them, and, after nats-server is stopped with
 // SIGTERM and started again on its file store, the history is kept (a
@@ -113,11 +103,11 @@ func TestSeparateNATSProcess(t *testing.T) {
 	epoch, _ := clients[0].position()
 	ns.stop(t)
 	for _, a := range addrs {
-		testkit.WaitFor(t, "readyz 503 without NATS at "+a, func() bool { return readyz(a) == http.StatusServiceUnavailable })
+		testkit.WaitFor(t, "readyz 503 without NATS at "+a, func() bool { return servertest.Readyz(a) == http.StatusServiceUnavailable })
 	}
 	startNATSProcess(t, bin, dir, port)
 	for _, a := range addrs {
-		testkit.WaitFor(t, "readyz 200 after NATS came back at "+a, func() bool { return readyz(a) == http.StatusOK })
+		testkit.WaitFor(t, "readyz 200 after NATS came back at "+a, func() bool { return servertest.Readyz(a) == http.StatusOK })
 	}
 	late := startChatClient(t, &chatClient{t: t, id: "late", room: "r", urls: urls, next: 1, fromStart: true})
 	say("after")

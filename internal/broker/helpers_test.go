@@ -35,21 +35,10 @@ func startNATS(t *testing.T, dir string, port int) *natsserver.Server {
 	return startNATSWith(t, &natsserver.Options{StoreDir: dir, Port: port})
 }
 
-// startNATSWith is startNATS with opts (StoreDir and Port set; the host,
-// JetStream and quiet options are set here).
+// startNATSWith is startNATS with opts (StoreDir and Port set).
 func startNATSWith(t testing.TB, opts *natsserver.Options) *natsserver.Server {
 	t.Helper()
-	opts.Host, opts.JetStream, opts.NoLog, opts.NoSigs = "127.0.0.1", true, true, true
-	ns, err := natsserver.NewServer(opts)
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(hangDetector) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
+	return servertest.NATS(t, opts)
 }
 
 // natsPort returns the port of a NATS client URL, to start a NATS server

@@ -25,16 +25,7 @@ import (
 // the server's address.
 func startChatServer(t *testing.T, maxConns int) string {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
+	ns := servertest.NATS(t, &natsserver.Options{StoreDir: t.TempDir(), Port: -1})
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	b, err := broker.Connect(context.Background(), broker.Config{URLs: ns.ClientURL(), Metrics: m})
