@@ -86,7 +86,11 @@ type Member struct {
 	extended bool
 	out      *outbound.Conn
 	room     *room
-	failed   func(error) // tells the member a message of its was not ordered
+
+	// failed tells the member a message of its was not ordered; it is
+	// made at the member's first message (most members of a large room
+	// never send one). Guarded by room.mu.
+	failed func(error)
 
 	index int // position in room.members, -1 once left; guarded by room.mu
 	// typingAt is the clock before which the member's typing is not
@@ -182,7 +186,6 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	defer rm.mu.Unlock()
 	r.hook("join")
 	m := &Member{id: req.ClientID, extended: req.Extended, out: req.Out, room: rm, index: len(rm.members)}
-	m.failed = func(error) { r.publishFailed(m, "") }
 	rm.members = append(rm.members, m)
 	rm.ids[m.id]++
 	added = m
@@ -460,20 +463,24 @@ func (r *Registry) Publish(m *Member, text []byte, received time.Time) {
 }
 
 func (r *Registry) publish(m *Member, text []byte) {
-	if r.present(m) {
-		m.room.feed.Publish(Message{ClientID: m.id, Text: text, Time: r.cfg.Now()}, m.failed)
+	if failed := r.present(m); failed != nil {
+		m.room.feed.Publish(Message{ClientID: m.id, Text: text, Time: r.cfg.Now()}, failed)
 	}
 }
 
-// present reports whether m is still in its room.
-func (r *Registry) present(m *Member) bool {
+// present returns m's failed callback, made if missing, while m is still
+// in its room, and nil once it left.
+func (r *Registry) present(m *Member) func(error) {
 	m.room.mu.Lock()
 	defer m.room.mu.Unlock()
 	if m.index < 0 {
-		return false // m left meanwhile
+		return nil // m left meanwhile
 	}
 	r.hook("publish")
-	return true
+	if m.failed == nil {
+		m.failed = func(error) { r.publishFailed(m, "") }
+	}
+	return m.failed
 }
 
 // publishFailed tells m that a message of its, sent with id ("" for
