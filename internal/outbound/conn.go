@@ -23,7 +23,7 @@ type Owner interface {
 	// written in full, after everything queued before it.
 	CloseWritten()
 	// WriteFailed reports that a write failed or panicked: the connection is
-	// unusable. Reason says why.
+	// unusable. Conn.Reason says why.
 	WriteFailed()
 }
 
@@ -354,7 +354,7 @@ func (c *Conn) flush(w *scratch) {
 		return
 	}
 	if c.head == len(c.pending) {
-		c.release(now)
+		c.release(0, now)
 		return
 	}
 	n, err := c.write(w)
@@ -378,7 +378,7 @@ func (c *Conn) flush(w *scratch) {
 		c.wrote(n, now)
 		c.owner.CloseWritten()
 	default:
-		c.done(n, now)
+		c.release(n, now)
 	}
 }
 
@@ -444,6 +444,10 @@ func (c *Conn) advance(n int) (frames int, bytes int) {
 func (c *Conn) wrote(n int, now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.wroteLocked(n, now)
+}
+
+func (c *Conn) wroteLocked(n int, now int64) {
 	c.queued -= n
 	if n > 0 {
 		c.progress = now
@@ -466,25 +470,22 @@ func (c *Conn) armWritable(n int, now int64) {
 	}
 }
 
-// done ends a flush that wrote everything pending: c is rescheduled if more
-// was queued meanwhile, else released.
-func (c *Conn) done(n int, now int64) {
-	c.wrote(n, now)
-	c.release(now)
-}
-
-// release hands c to a writer again if something was queued since take,
-// or ends its scheduling.
-func (c *Conn) release(now int64) {
-	reschedule, due := c.unschedule(now)
+// release ends a flush that wrote everything pending, n bytes at now: c
+// is handed to a writer again if something was queued since take, else
+// its scheduling ends.
+func (c *Conn) release(n int, now int64) {
+	reschedule, due := c.unschedule(n, now)
 	if reschedule {
 		c.pool.schedule(c, due, c.pool.Clock())
 	}
 }
 
-func (c *Conn) unschedule(now int64) (reschedule bool, due int64) {
+// unschedule accounts the n bytes written (see wrote) and decides, under
+// one hold of the lock, whether c is scheduled again.
+func (c *Conn) unschedule(n int, now int64) (reschedule bool, due int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.wroteLocked(n, now)
 	c.pool.hook("release")
 	if c.finished {
 		return false, 0

@@ -10,7 +10,7 @@ import (
 // time has come. It ticks only while it holds clients.
 type wheel struct {
 	ready chan<- *Conn
-	epoch time.Time     // origin of the hub clock
+	epoch time.Time     // origin of the pool clock
 	wake  chan struct{} // capacity 1: the wheel went from empty to not empty
 
 	mu    sync.Mutex
@@ -23,7 +23,7 @@ func newWheel(ready chan<- *Conn, epoch time.Time) *wheel {
 	return &wheel{ready: ready, epoch: epoch, wake: make(chan struct{}, 1)}
 }
 
-// add holds c until due (hub clock nanoseconds since epoch).
+// add holds c until due (pool clock nanoseconds since epoch).
 func (w *wheel) add(c *Conn, due int64) {
 	tick := (due + int64(wheelTick) - 1) / int64(wheelTick)
 	w.mu.Lock()
