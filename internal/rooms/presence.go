@@ -145,11 +145,17 @@ func (r *Registry) announceLocked(rm *room, typ, id string, at time.Time, now in
 		rm.presenceDirty = true
 		return
 	}
+	rm.deliverLocked(rm.noticeLocked(typ, id, at), now, false)
+}
+
+// noticeLocked returns the frame of the notice that client id joined (typ
+// TypeConnection) or left rm, at time at, with the room's member count.
+func (rm *room) noticeLocked(typ, id string, at time.Time) []byte {
 	text := id + " joined the chat"
 	if typ == protocol.TypeDisconnection {
 		text = id + " left the chat"
 	}
 	notice := protocol.Event{Type: typ, ClientID: id, Room: rm.name, Time: at, Message: text,
 		MemberCount: rm.countLocked()}
-	rm.deliverLocked(protocol.NewFrame(&notice), now, false)
+	return protocol.NewFrame(&notice)
 }

@@ -220,16 +220,15 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	for _, f := range replay {
 		m.out.Send(f, now)
 	}
-	notice := protocol.Event{Type: protocol.TypeConnection, ClientID: m.id, Room: rm.name, Time: ts,
-		Message: m.id + " joined the chat", MemberCount: rm.countLocked()}
+	notice := rm.noticeLocked(protocol.TypeConnection, m.id, ts)
 	switch {
 	case first && r.noticesLocked(rm):
-		rm.deliverLocked(protocol.NewFrame(&notice), now, false)
+		rm.deliverLocked(notice, now, false)
 	case first:
-		m.out.Send(protocol.NewFrame(&notice), now)
+		m.out.Send(notice, now)
 		rm.presenceDirty = true
 	default:
-		m.out.Send(protocol.NewFrame(&notice), now)
+		m.out.Send(notice, now)
 	}
 	joined = true
 	return m, nil
@@ -408,13 +407,7 @@ func (r *Registry) leave(m *Member) (empty bool) {
 	if elsewhere {
 		return false
 	}
-	if r.noticesLocked(rm) {
-		notice := protocol.Event{Type: protocol.TypeDisconnection, ClientID: m.id, Room: rm.name, Time: r.cfg.Now(),
-			Message: m.id + " left the chat", MemberCount: rm.countLocked()}
-		rm.deliverLocked(protocol.NewFrame(&notice), r.cfg.Clock(), false)
-	} else {
-		rm.presenceDirty = true
-	}
+	r.announceLocked(rm, protocol.TypeDisconnection, m.id, r.cfg.Now(), r.cfg.Clock())
 	return false
 }
 
