@@ -43,9 +43,10 @@
 // Usage:
 //
 //	p, err := outbound.New(outbound.Config{Metrics: m})
-//	c := p.NewConn(fd, rawConn, owner)
-//	c.Send(frame)                         // never blocks
+//	c := p.NewConn(rawConn, owner)
+//	c.Start()                              // after the greeting, if any
+//	c.Send(frame, p.Clock())               // never blocks
 //	c.Close(protocol.CloseShutdown, false) // close frame after what is queued
-//	c.Finish()                            // by the owner, at teardown
+//	c.Finish()                             // by the owner, at teardown
 //	p.Close()
 package outbound

@@ -451,14 +451,10 @@ func (r *Registry) remove(rm *room) bool {
 // cannot order is dropped, and m told with an error event if it asked for
 // extension events. text is not retained.
 func (r *Registry) Publish(m *Member, text []byte, received time.Time) {
-	r.publish(m, text)
-	r.cfg.Metrics.BroadcastDuration.Observe(time.Since(received).Seconds())
-}
-
-func (r *Registry) publish(m *Member, text []byte) {
 	if failed := r.present(m); failed != nil {
 		m.room.feed.Publish(Message{ClientID: m.id, Text: text, Time: r.cfg.Now()}, failed)
 	}
+	r.cfg.Metrics.BroadcastDuration.Observe(time.Since(received).Seconds())
 }
 
 // present returns m's failed callback, made if missing, while m is still
