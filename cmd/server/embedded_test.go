@@ -73,12 +73,7 @@ func TestEmbeddedNATSCluster(t *testing.T) {
 		t.Fatalf("stream cluster info %+v, want 3 replicas in cluster chat", info.Cluster)
 	}
 
-	var clients []*chatClient
-	for i := range 3 {
-		for j := range 2 {
-			clients = append(clients, newChatClient(t, fmt.Sprintf("c%d%d", i, j), "r", urls, i))
-		}
-	}
+	clients := newChatClients(t, urls)
 	const each = 10 // under the rate limit's burst
 	sent := map[string]bool{}
 	for _, c := range clients {
