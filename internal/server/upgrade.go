@@ -165,7 +165,7 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 		io.Reader
 		io.Writer
 	}{bytes.NewReader(head), &response})
-	req.addr = s.realip.ClientAddr(h.remote.String(), xff)
+	req.addr = s.realip.PeerClientAddr(h.remote.Addr(), xff)
 	if err != nil {
 		if reserved {
 			s.sessions.unreserve()
