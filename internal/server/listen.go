@@ -59,17 +59,9 @@ func (s *Server) takeListener(ln net.Listener) (*listener, error) {
 	if !ok {
 		return nil, fmt.Errorf("server: listener %T is not TCP", ln)
 	}
-	raw, err := tl.SyscallConn()
+	fd, err := dupFD(tl)
 	if err != nil {
-		return nil, fmt.Errorf("server: listener descriptor: %w", err)
-	}
-	fd := -1
-	var derr error
-	if err := raw.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		derr = err
-	}
-	if derr != nil {
-		return nil, fmt.Errorf("server: duplicate listener descriptor: %w", derr)
+		return nil, fmt.Errorf("server: listener: %w", err)
 	}
 	l := &listener{srv: s, addr: ln.Addr(), done: make(chan struct{})}
 	l.fd.Init(fd)

@@ -310,7 +310,12 @@ func takeFD(conn net.Conn) (int, error) {
 	if !ok {
 		return -1, fmt.Errorf("connection %T has no descriptor", conn)
 	}
-	raw, err := sc.SyscallConn()
+	return dupFD(sc)
+}
+
+// dupFD returns a close-on-exec duplicate of c's descriptor.
+func dupFD(c syscall.Conn) (int, error) {
+	raw, err := c.SyscallConn()
 	if err != nil {
 		return -1, fmt.Errorf("raw connection: %w", err)
 	}
