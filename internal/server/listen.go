@@ -89,18 +89,14 @@ func setListenerOptions(fd int) error {
 
 // start has the poller report the listener's pending connections.
 func (l *listener) start() error {
-	var err error
-	if cerr := l.fd.Control(func(fd uintptr) { err = l.srv.poller.Add(int(fd), l) }); cerr != nil {
-		err = cerr
-	}
-	return err
+	return l.fd.Do(func(fd int) error { return l.srv.poller.Add(fd, l) })
 }
 
 // close stops accepting, for err (nil at Shutdown), once.
 func (l *listener) close(err error) {
 	l.closeOnce.Do(func() {
 		l.err = err
-		l.fd.Control(func(fd uintptr) { l.srv.poller.Del(int(fd)) })
+		l.fd.Do(l.srv.poller.Del)
 		l.fd.Close()
 		close(l.done)
 	})
@@ -148,11 +144,7 @@ func (l *listener) OnReady(netpoll.Event) {
 // resume re-arms the listener; if connections are pending it is reported
 // again at once.
 func (l *listener) resume() {
-	var err error
-	if cerr := l.fd.Control(func(fd uintptr) { err = l.srv.poller.Resume(int(fd)) }); cerr != nil {
-		return // closed
-	}
-	if err != nil {
+	if err := l.fd.Do(l.srv.poller.Resume); err != nil && err != netpoll.ErrFDClosed {
 		l.close(fmt.Errorf("accept: %w", err))
 	}
 }
