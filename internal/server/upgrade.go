@@ -189,9 +189,11 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 		return
 	}
 	req.extended = hs.Protocol == protocol.Subprotocol
-	early := bytes.Clone(rest)
+	// rest is in the head buffer, which attach is done with when it
+	// returns: the decoder copies what it keeps.
+	err = s.attach(h.fd, req, response.Bytes(), rest, h.registered)
 	h.release()
-	if err := s.attach(h.fd, req, response.Bytes(), early, h.registered); err != nil {
+	if err != nil {
 		s.log.Warn("attach connection", zap.Error(err))
 	}
 }
@@ -267,10 +269,7 @@ func (s *Server) serveWebSocketHTTP(w http.ResponseWriter, r *http.Request) {
 	u := ws.HTTPUpgrader{Protocol: func(p string) bool { return p == protocol.Subprotocol }}
 	conn, rw, hs, err := u.Upgrade(r, w)
 	if err != nil {
-		s.sessions.unreserve()
-		if req.claim != nil {
-			s.identities.release(req.claim)
-		}
+		s.unadmit(&req)
 		s.metrics.UpgradeFailures.WithLabelValues(string(metrics.UpgradeBadHandshake)).Inc()
 		if conn != nil {
 			conn.Close()
@@ -289,10 +288,7 @@ func (s *Server) serveWebSocketHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fd, err := takeFD(conn)
 	if err != nil {
-		s.sessions.unreserve()
-		if req.claim != nil {
-			s.identities.release(req.claim)
-		}
+		s.unadmit(&req)
 		s.log.Warn("attach connection", zap.Error(err))
 		return
 	}
@@ -351,6 +347,15 @@ func (s *Server) reserve() *refusal {
 		return drainingRefusal
 	}
 	return nil
+}
+
+// unadmit gives back what admitting req took, its reservation and its
+// claim, when its upgrade fails.
+func (s *Server) unadmit(req *wsRequest) {
+	s.sessions.unreserve()
+	if req.claim != nil {
+		s.identities.release(req.claim)
+	}
 }
 
 // authorize checks req's token, when the server requires tokens: the
