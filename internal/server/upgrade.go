@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"net/netip"
@@ -483,15 +484,25 @@ func bad(label metrics.UpgradeFailure, reason string) error {
 	return &refusal{status: http.StatusBadRequest, label: label, reason: reason}
 }
 
+// headerSeq yields the values of the headers called name in a request
+// head, trimmed, in order.
+func headerSeq(head []byte, name string) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for line := range bytes.Lines(head) {
+			k, v, ok := bytes.Cut(line, []byte(":"))
+			if ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) && !yield(bytes.TrimSpace(v)) {
+				return
+			}
+		}
+	}
+}
+
 // headerValues returns the values of every header called name in a
 // request head, trimmed.
 func headerValues(head []byte, name string) []string {
 	var vs []string
-	for line := range bytes.Lines(head) {
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
-			vs = append(vs, string(bytes.TrimSpace(v)))
-		}
+	for v := range headerSeq(head, name) {
+		vs = append(vs, string(v))
 	}
 	return vs
 }
@@ -499,11 +510,8 @@ func headerValues(head []byte, name string) []string {
 // headerValue returns the value of the first header called name in a
 // request head, trimmed, or nil if there is none.
 func headerValue(head []byte, name string) []byte {
-	for line := range bytes.Lines(head) {
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
-			return bytes.TrimSpace(v)
-		}
+	for v := range headerSeq(head, name) {
+		return v
 	}
 	return nil
 }
