@@ -38,20 +38,21 @@ const PENDING_MAX_SENDS = 4; // or once it was sent on this many connections wit
 const TYPING_SEND_MS = 3000; // least time between two typing commands: the server forwards one per 2 s, and network jitter must not make it drop one
 const TYPING_SHOW_MS = 5000; // a typing indicator lasts this long after the last typing event
 
-// Close codes: what the page says, and what it does. retry: reconnect with
-// backoff; error: counts towards ERROR_CLOSE_LIMIT; token: a new sign-in
-// token is needed.
+// Close codes: what the page says, and what it does. Unless token or
+// replaced, the page reconnects with backoff; error: counts towards
+// ERROR_CLOSE_LIMIT; token: a new sign-in token is needed; replaced: the
+// page stops.
 const CLOSES = {
-  1000: { why: "the server closed the connection", retry: true },
-  1001: { why: "the server is shutting down", retry: true },
-  1002: { why: "protocol error", retry: true, error: true },
-  1003: { why: "binary frame refused", retry: true, error: true },
-  1007: { why: "invalid text", retry: true, error: true },
-  1008: { why: "rate limit exceeded", retry: true, error: true },
-  1009: { why: "message too big", retry: true, error: true },
-  1011: { why: "internal server error", retry: true, error: true },
-  4000: { why: "idle timeout", retry: true },
-  4001: { why: "connection too slow", retry: true, error: true },
+  1000: { why: "the server closed the connection" },
+  1001: { why: "the server is shutting down" },
+  1002: { why: "protocol error", error: true },
+  1003: { why: "binary frame refused", error: true },
+  1007: { why: "invalid text", error: true },
+  1008: { why: "rate limit exceeded", error: true },
+  1009: { why: "message too big", error: true },
+  1011: { why: "internal server error", error: true },
+  4000: { why: "idle timeout" },
+  4001: { why: "connection too slow", error: true },
   4002: { why: "your sign-in token expired", token: true },
   4003: { why: "a newer connection with this name took its place", replaced: true },
 };
@@ -320,11 +321,8 @@ setInterval(relabelDays, 60000);
 
 function timeElement(ts) {
   const t = document.createElement("time");
-  const d = new Date(ts);
-  if (Number.isNaN(d.getTime())) {
-    t.textContent = "";
-    return t;
-  }
+  const d = validDate(ts);
+  if (!d) return t;
   t.dateTime = ts;
   t.textContent = timeFormat.format(d);
   t.title = fullTimeFormat.format(d);
@@ -413,18 +411,14 @@ function linkify(text) {
   return frag;
 }
 
-function renderMessage(ev, countUnread) {
-  const own = ev.client_id === state.user;
-  const mem = roomMemory(state.room);
-  const date = validDate(ev.timestamp);
-  const row = document.createElement("article");
-  row.className = own ? "msg own" : "msg";
-  if (typeof ev.seq === "number") row.dataset.seq = String(ev.seq);
+// senderHeader returns a message row's header: the sender's name, and
+// "(you)" when own.
+function senderHeader(name, own) {
   const meta = document.createElement("header");
   meta.className = "meta";
   const who = document.createElement("span");
   who.className = "sender";
-  who.textContent = ev.client_id;
+  who.textContent = name;
   meta.append(who);
   if (own) {
     const you = document.createElement("span");
@@ -432,6 +426,17 @@ function renderMessage(ev, countUnread) {
     you.textContent = "(you)";
     meta.append(" ", you);
   }
+  return meta;
+}
+
+function renderMessage(ev, countUnread) {
+  const own = ev.client_id === state.user;
+  const mem = roomMemory(state.room);
+  const date = validDate(ev.timestamp);
+  const row = document.createElement("article");
+  row.className = own ? "msg own" : "msg";
+  if (typeof ev.seq === "number") row.dataset.seq = String(ev.seq);
+  const meta = senderHeader(ev.client_id, own);
   meta.append(" ", timeElement(ev.timestamp));
   const body = document.createElement("p");
   body.className = "text";
@@ -549,6 +554,13 @@ function renderMembers() {
   el.membersToggleCount.textContent = el.memberCount.textContent;
 }
 
+// setMemberCount takes the room's member count from ev, when it has one,
+// and shows the online list.
+function setMemberCount(ev) {
+  if (typeof ev.member_count === "number") state.memberCount = ev.member_count;
+  renderMembers();
+}
+
 function addMember(name, delta) {
   const n = (state.members.get(name) || 0) + delta;
   if (n > 0) state.members.set(name, n);
@@ -628,7 +640,6 @@ function open() {
   state.v1 = false;
   state.openedAt = Date.now();
   let opened = false;
-  let openedAt = 0;
   const joinId = state.joinId;
   const retrying = state.phase === "reconnecting";
   const again = state.retryWhy ? `${state.retryWhy} Reconnecting…` : "Reconnecting…";
@@ -637,11 +648,10 @@ function open() {
   ws.onopen = () => {
     if (state.ws !== ws) return;
     opened = true;
-    openedAt = Date.now();
     state.v1 = ws.protocol === SUBPROTOCOL;
-    state.openedAt = openedAt;
-    state.lastFrameAt = openedAt;
-    state.lastPingAt = openedAt;
+    state.openedAt = Date.now();
+    state.lastFrameAt = state.openedAt;
+    state.lastPingAt = state.openedAt;
     state.pingOutstanding = 0;
     state.ownJoinPending = true;
     state.socketFails = 0;
@@ -665,13 +675,9 @@ function open() {
   ws.onclose = (e) => {
     if (state.ws !== ws) return; // a socket we already abandoned
     state.ws = null;
-    endReplay();
-    state.members.clear();
-    state.memberCount = 0;
-    renderMembers();
-    clearTypers();
+    connectionGone();
     if (opened) {
-      if (Date.now() - openedAt >= STABLE_MS) state.errorCloses = 0;
+      if (Date.now() - state.openedAt >= STABLE_MS) state.errorCloses = 0;
       onClose(e.code);
       return;
     }
@@ -761,7 +767,7 @@ function onRefusal({ status, reason }) {
         break; // not about the name or room: retry with backoff
       }
       {
-        const field = /^bad room\b/.test(reason) ? el.room : /^bad client_id\b/.test(reason) ? el.username : null;
+        const field = /^bad room\b/.test(reason) ? el.room : el.username;
         stop(`The server refused to connect: ${reason}.`, false, field);
       }
       return;
@@ -859,8 +865,7 @@ function handleEvent(ev) {
       } else {
         addMember(ev.client_id, 1);
       }
-      if (typeof ev.member_count === "number") state.memberCount = ev.member_count;
-      renderMembers();
+      setMemberCount(ev);
       const mem = roomMemory(state.room);
       if (own && mem.joined) break; // "you joined" only on the first join of a room
       if (own) mem.joined = true;
@@ -869,13 +874,11 @@ function handleEvent(ev) {
     }
     case "disconnection":
       addMember(ev.client_id, -1);
-      if (typeof ev.member_count === "number") state.memberCount = ev.member_count;
-      renderMembers();
+      setMemberCount(ev);
       notice("leave", ev.message || `${ev.client_id} left the chat`, ev.timestamp);
       break;
     case "presence":
-      if (typeof ev.member_count === "number") state.memberCount = ev.member_count;
-      renderMembers();
+      setMemberCount(ev);
       break;
     case "error":
       if (!failedByServer(ev)) notice("error", ev.message || "The server reported an error.", ev.timestamp);
@@ -969,6 +972,12 @@ function closeSocket() {
   const ws = state.ws;
   state.ws = null;
   if (ws) ws.close(1000, "bye");
+  connectionGone();
+}
+
+// connectionGone clears what only a live connection shows: a replay under
+// way, the online list and typing indicators.
+function connectionGone() {
   endReplay();
   state.members.clear();
   state.memberCount = 0;
@@ -1020,18 +1029,11 @@ function pendingRow(p) {
   // The log is a live region: the message is announced once, when it
   // arrives from the server, not also while it is pending.
   row.setAttribute("aria-live", "off");
-  const meta = document.createElement("header");
-  meta.className = "meta";
-  const who = document.createElement("span");
-  who.className = "sender";
-  who.textContent = state.user;
-  const you = document.createElement("span");
-  you.className = "you";
-  you.textContent = "(you)";
+  const meta = senderHeader(state.user, true);
   const st = document.createElement("span");
   st.className = "pending-state";
   st.textContent = "Sending…";
-  meta.append(who, " ", you, " ", st);
+  meta.append(" ", st);
   const body = document.createElement("p");
   body.className = "text";
   body.textContent = p.text;
@@ -1193,11 +1195,7 @@ function serverSilent() {
   const ws = state.ws;
   state.ws = null;
   ws.close();
-  endReplay();
-  state.members.clear();
-  state.memberCount = 0;
-  renderMembers();
-  clearTypers();
+  connectionGone();
   notice("local", "Connection lost: the server is not responding.");
   nextServer();
   state.retryWhy = "Connection lost (server not responding).";

@@ -74,6 +74,19 @@ func newChatClient(t *testing.T, id, room string, urls []string, first int) *cha
 	return startChatClient(t, &chatClient{t: t, id: id, room: room, urls: urls, next: first})
 }
 
+// newChatClients connects two clients to room r on each of urls, c<i><j>
+// the jth on urls[i].
+func newChatClients(t *testing.T, urls []string) []*chatClient {
+	t.Helper()
+	var clients []*chatClient
+	for i := range urls {
+		for j := range 2 {
+			clients = append(clients, newChatClient(t, fmt.Sprintf("c%d%d", i, j), "r", urls, i))
+		}
+	}
+	return clients
+}
+
 // startChatClient connects c and starts reading.
 func startChatClient(t *testing.T, c *chatClient) *chatClient {
 	t.Helper()

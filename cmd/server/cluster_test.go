@@ -66,7 +66,17 @@ func TestClusterFlags(t *testing.T) {
 	if _, m := get("/metrics"); !strings.Contains(m, "\nchat_broker_connected 1\n") {
 		t.Fatal("chat_broker_connected is not 1")
 	}
-	nc, err := nats.Connect(ns.ClientURL())
+	c := streamInfo(t, ns.ClientURL(), "ROOMS").Config
+	if c.Storage != jetstream.MemoryStorage || c.MaxMsgsPerSubject != 7 || c.MaxAge != time.Hour {
+		t.Fatalf("stream config: storage %v, per subject %d, max age %v", c.Storage, c.MaxMsgsPerSubject, c.MaxAge)
+	}
+}
+
+// streamInfo returns the info of the JetStream stream name on the NATS
+// server at url.
+func streamInfo(t *testing.T, url, name string) *jetstream.StreamInfo {
+	t.Helper()
+	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,12 +85,9 @@ func TestClusterFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := js.Stream(ctx, "ROOMS")
+	st, err := js.Stream(t.Context(), name)
 	if err != nil {
-		t.Fatalf("stream ROOMS: %v", err)
+		t.Fatalf("stream %s: %v", name, err)
 	}
-	c := st.CachedInfo().Config
-	if c.Storage != jetstream.MemoryStorage || c.MaxMsgsPerSubject != 7 || c.MaxAge != time.Hour {
-		t.Fatalf("stream config: storage %v, per subject %d, max age %v", c.Storage, c.MaxMsgsPerSubject, c.MaxAge)
-	}
+	return st.CachedInfo()
 }

@@ -9,9 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestEmbeddedNATSCluster runs three nodes, each with an embedded NATS
@@ -55,30 +52,12 @@ func TestEmbeddedNATSCluster(t *testing.T) {
 	}
 
 	// The stream is replicated on the three servers, under one leader.
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", ports[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := js.Stream(ctx, "CHAT")
-	if err != nil {
-		t.Fatalf("stream: %v", err)
-	}
-	info := st.CachedInfo()
+	info := streamInfo(t, fmt.Sprintf("nats://127.0.0.1:%d", ports[0]), "CHAT")
 	if info.Config.Replicas != 3 || info.Cluster == nil || info.Cluster.Name != "chat" || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != 2 {
 		t.Fatalf("stream cluster info %+v, want 3 replicas in cluster chat", info.Cluster)
 	}
 
-	var clients []*chatClient
-	for i := range 3 {
-		for j := range 2 {
-			clients = append(clients, newChatClient(t, fmt.Sprintf("c%d%d", i, j), "r", urls, i))
-		}
-	}
+	clients := newChatClients(t, urls)
 	const each = 10 // under the rate limit's burst
 	sent := map[string]bool{}
 	for _, c := range clients {

@@ -42,12 +42,7 @@ func TestKillNode(t *testing.T) {
 		procs = append(procs, p)
 		urls = append(urls, "ws://"+addr)
 	}
-	var clients []*chatClient
-	for i := range 3 {
-		for j := range 2 {
-			clients = append(clients, newChatClient(t, fmt.Sprintf("c%d%d", i, j), "r", urls, i))
-		}
-	}
+	clients := newChatClients(t, urls)
 	const each = 20 // at 50 a second, under the rate limit's burst
 	sent := map[string]bool{}
 	for _, c := range clients {

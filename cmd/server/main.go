@@ -163,9 +163,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 	}
 	if o.peers != "" {
-		for _, peer := range strings.Split(o.peers, ",") {
-			c.Peers = append(c.Peers, strings.TrimSpace(peer))
-		}
+		c.Peers = splitList(o.peers)
 		if _, _, err := server.ParsePeers(c.Peers); err != nil {
 			err = fmt.Errorf("-peers: %w", err)
 			fmt.Fprintln(stderr, err)
@@ -173,11 +171,18 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 	}
 	if o.origins != "" {
-		for _, origin := range strings.Split(o.origins, ",") {
-			c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimSpace(origin))
-		}
+		c.AllowedOrigins = splitList(o.origins)
 	}
 	return o, nil
+}
+
+// splitList returns the comma-separated items of a flag's value, trimmed.
+func splitList(s string) []string {
+	items := strings.Split(s, ",")
+	for i, item := range items {
+		items[i] = strings.TrimSpace(item)
+	}
+	return items
 }
 
 func newLogger(format, level string) (*zap.Logger, error) {

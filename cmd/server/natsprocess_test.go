@@ -81,12 +81,7 @@ func TestSeparateNATSProcess(t *testing.T) {
 		addrs = append(addrs, addr)
 		urls = append(urls, "ws://"+addr)
 	}
-	var clients []*chatClient
-	for i := range 2 {
-		for j := range 2 {
-			clients = append(clients, newChatClient(t, fmt.Sprintf("c%d%d", i, j), "r", urls, i))
-		}
-	}
+	clients := newChatClients(t, urls)
 	sent := map[string]bool{}
 	say := func(round string) {
 		for _, c := range clients {

@@ -106,17 +106,6 @@ func certs(t *testing.T, dir string) (certFile, keyFile string, roots *x509.Cert
 	return certFile, keyFile, roots
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // proxy is nginx running chat.conf.
 type proxy struct {
 	https, http string // host:port of the TLS and the plain listener
@@ -133,8 +122,8 @@ func startNginx(t *testing.T, upstream string) *proxy {
 	dir := t.TempDir()
 	certFile, keyFile, roots := certs(t, dir)
 	p := &proxy{
-		https: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		http:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		https: servertest.FreeAddr(t),
+		http:  servertest.FreeAddr(t),
 		dir:   dir,
 		roots: roots,
 	}

@@ -65,15 +65,15 @@ type feed struct {
 	// deliverMu serialises deliveries with Close and restart, before the
 	// room's lock.
 	deliverMu sync.Mutex
-	closed    bool     // guarded by deliverMu
-	serial    int      // the current consumer's number: others' deliveries are dropped; guarded by deliverMu
-	dropping  bool     // the current consumer's deliveries are dropped until restart; guarded by deliverMu
-	last      position // seq and epoch of the current consumer's latest delivery (markers included); guarded by deliverMu
+	closed    bool   // guarded by deliverMu
+	serial    int    // the current consumer's number: others' deliveries are dropped; guarded by deliverMu
+	dropping  bool   // the current consumer's deliveries are dropped until restart; guarded by deliverMu
+	lastEpoch string // epoch of the current consumer's latest delivery (markers included); guarded by deliverMu
 
-	mu        sync.Mutex
-	pos       position      // the latest known: delivered, acknowledged or looked up; guarded by mu
-	delivered uint64        // stream sequence of the latest delivered; guarded by mu
-	moved     chan struct{} // closed and replaced when delivered grows; guarded by mu
+	mu       sync.Mutex
+	pos      position      // the latest known: delivered, acknowledged or looked up; guarded by mu
+	openedAt uint64        // stream sequence of the latest kept message when Open looked; guarded by mu
+	caughtUp chan struct{} // closed, then nil, once a delivery reaches openedAt; guarded by mu
 
 	// Owned by the publisher.
 	pending string // epoch of the room's next history, while it has none
@@ -84,7 +84,7 @@ type feed struct {
 // delivered.
 func (b *Broker) Open(room string, deliver func(rooms.Message)) (rooms.Feed, string, error) {
 	f := &feed{b: b, subject: b.subject(room), deliver: deliver, queue: make(chan publishReq, queueLength),
-		stop: make(chan struct{}), stale: make(chan struct{}, 1), moved: make(chan struct{}), pending: newEpoch()}
+		stop: make(chan struct{}), stale: make(chan struct{}, 1), caughtUp: make(chan struct{}), pending: newEpoch()}
 	f.gen, _ = b.generation()
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
@@ -95,25 +95,18 @@ func (b *Broker) Open(room string, deliver func(rooms.Message)) (rooms.Feed, str
 	if err != nil {
 		return nil, "", err
 	}
+	f.mu.Lock()
+	f.pos, f.openedAt = last, last.stream
+	caughtUp := f.caughtUp
+	f.mu.Unlock()
 	if f.cc, err = f.consume(ctx, 0); err != nil {
 		return nil, "", err
 	}
-	for {
-		f.mu.Lock()
-		got, moved := f.delivered, f.moved
-		if last.stream > f.pos.stream {
-			f.pos = last
-		}
-		f.mu.Unlock()
-		if got >= last.stream {
-			break
-		}
-		select {
-		case <-moved:
-		case <-ctx.Done():
-			f.close()
-			return nil, "", errors.Join(rooms.ErrUnavailable, ctx.Err())
-		}
+	select {
+	case <-caughtUp:
+	case <-ctx.Done():
+		f.close()
+		return nil, "", errors.Join(rooms.ErrUnavailable, ctx.Err())
 	}
 	f.done.Add(1)
 	go f.publisher()
@@ -200,7 +193,7 @@ func (f *feed) handle(serial int, msg jetstream.Msg) {
 		f.deliverMu.Unlock()
 		return
 	}
-	if f.last.epoch != "" && m.Epoch != f.last.epoch && seq > 1 {
+	if f.lastEpoch != "" && m.Epoch != f.lastEpoch && seq > 1 {
 		f.dropping = true
 		f.deliverMu.Unlock()
 		select {
@@ -209,7 +202,7 @@ func (f *feed) handle(serial int, msg jetstream.Msg) {
 		}
 		return
 	}
-	f.last = position{seq: seq, epoch: m.Epoch}
+	f.lastEpoch = m.Epoch
 	if !f.closed && seq > 0 { // seq 0 is a marker (see mark)
 		f.deliver(m)
 	}
@@ -220,9 +213,10 @@ func (f *feed) handle(serial int, msg jetstream.Msg) {
 	if s := meta.Sequence.Stream; s > f.pos.stream {
 		f.pos = position{stream: s, seq: seq, epoch: m.Epoch}
 	}
-	f.delivered = meta.Sequence.Stream
-	close(f.moved)
-	f.moved = make(chan struct{})
+	if f.caughtUp != nil && meta.Sequence.Stream >= f.openedAt {
+		close(f.caughtUp)
+		f.caughtUp = nil
+	}
 }
 
 // Publish implements rooms.Feed: msg waits for its turn on this node.
@@ -291,7 +285,7 @@ func (f *feed) fresh() error {
 	f.deliverMu.Lock()
 	f.serial++
 	serial := f.serial
-	f.dropping, f.last = false, position{}
+	f.dropping, f.lastEpoch = false, ""
 	f.deliverMu.Unlock()
 	f.mu.Lock()
 	f.pos = position{}

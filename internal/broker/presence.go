@@ -420,8 +420,9 @@ func (p *presence) flush(rp *roomPresence) {
 	var deltas []*wire
 	for len(joined)+len(left) > 0 {
 		w := &wire{Type: msgDelta, Node: p.node, Room: rp.name, Inc: rp.inc, Time: at}
-		w.Joined, joined = cut(joined, limit)
-		w.Left, left = cut(left, limit-size(w.Joined))
+		var used int
+		w.Joined, joined, used = cut(joined, limit)
+		w.Left, left, _ = cut(left, limit-used)
 		rp.ver++
 		w.Ver = rp.ver
 		deltas = append(deltas, w)
@@ -432,24 +433,16 @@ func (p *presence) flush(rp *roomPresence) {
 	}
 }
 
-// cut returns the first ids whose encoding fits limit bytes, and the
-// rest. One id always fits a fresh message (limit ≥ minChunkBytes).
-func cut(ids []string, limit int) (head, rest []string) {
-	n, bytes := 0, 0
+// cut returns the first ids whose encoding fits limit bytes, the rest,
+// and about the bytes the first take in a message. One id always fits a
+// fresh message (limit ≥ minChunkBytes).
+func cut(ids []string, limit int) (head, rest []string, bytes int) {
+	n := 0
 	for n < len(ids) && bytes+len(ids[n])+3 <= limit {
 		bytes += len(ids[n]) + 3
 		n++
 	}
-	return ids[:n], ids[n:]
-}
-
-// size returns about the bytes ids take in a message.
-func size(ids []string) int {
-	n := 0
-	for _, id := range ids {
-		n += len(id) + 3
-	}
-	return n
+	return ids[:n], ids[n:], bytes
 }
 
 // chunkBytes is the most bytes of ids one message carries.
@@ -472,7 +465,7 @@ func (p *presence) sendRoster(rp *roomPresence, subj string) {
 	var parts [][]string
 	for len(ids) > 0 || len(parts) == 0 {
 		var part []string
-		part, ids = cut(ids, limit)
+		part, ids, _ = cut(ids, limit)
 		parts = append(parts, part)
 	}
 	now := time.Now().UnixNano()

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chatplatform/chat/internal/servertest"
 )
 
 // poll calls f every interval until it returns nil or timeout passes, and
@@ -70,7 +71,7 @@ func startPrometheus(t *testing.T, bin, config string) *prometheusServer {
 	if err := os.WriteFile(cfgPath, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := servertest.FreeAddr(t)
 	var out syncBuffer
 	cmd := exec.Command(bin,
 		"--config.file="+cfgPath,
@@ -119,17 +120,6 @@ func startPrometheus(t *testing.T, bin, config string) *prometheusServer {
 		t.Fatalf("prometheus not ready: %v\n%s", err, out.String())
 	}
 	return p
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // sample is one series of an instant query result.

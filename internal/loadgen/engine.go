@@ -348,8 +348,9 @@ func (e *engine) dial(ctx context.Context, slot int, s *session, urlIndex int) b
 	// asks for the name of its previous connection, which may still be
 	// closing or lingering (the server refuses a name in use with 409); a
 	// resume keeps the name of the session it resumes.
+	resumed := s != nil && s.join != 0
 	var gen int32
-	if s != nil && s.join != 0 {
+	if resumed {
 		gen = s.gen
 	} else {
 		gen = e.gens[slot].Add(1) - 1
@@ -359,10 +360,12 @@ func (e *engine) dial(ctx context.Context, slot int, s *session, urlIndex int) b
 		id += "." + strconv.Itoa(int(gen))
 	}
 	raw := e.cfg.Protocol == ProtocolRaw
-	u.Path = trimSlash(u.Path) + "/ws/" + id
-	q := url.Values{"room": {roomName(e.cfg.Room, e.cfg.Rooms, room)}}
+	var q url.Values
 	if raw {
-		u.Path, q = trimSlash(e.urls[urlIndex].Path)+"/ws", nil
+		u.Path = trimSlash(u.Path) + "/ws"
+	} else {
+		u.Path = trimSlash(u.Path) + "/ws/" + id
+		q = url.Values{"room": {roomName(e.cfg.Room, e.cfg.Rooms, room)}}
 	}
 	if e.secret != nil {
 		tok, err := auth.Mint(e.secret, auth.AlgHS256, id, q["room"], e.tokenTTL)
@@ -372,7 +375,6 @@ func (e *engine) dial(ctx context.Context, slot int, s *session, urlIndex int) b
 		}
 		q.Set(auth.QueryParam, tok)
 	}
-	resumed := s != nil && s.join != 0
 	if resumed {
 		s.resumeQuery(q)
 	}

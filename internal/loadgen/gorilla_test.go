@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatplatform/chat/internal/loadgen"
+	"github.com/chatplatform/chat/internal/servertest"
 )
 
 // gorillaChat is the module of the reference server that .ci/perf measures
@@ -30,12 +31,7 @@ func startGorillaChat(t *testing.T) string {
 		}
 		t.Skipf("cannot build gorilla's chat example (go install %s: %v): %s", gorillaChat, err, out)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := servertest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "chat"), "-addr", addr)
 	cmd.Dir = bin

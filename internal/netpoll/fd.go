@@ -66,6 +66,16 @@ func (d *FD) Control(f func(fd uintptr)) error {
 	return nil
 }
 
+// Do calls f with the descriptor, which stays open until f returns, and
+// returns f's error, or ErrFDClosed without calling f.
+func (d *FD) Do(f func(fd int) error) error {
+	if !d.incref() {
+		return ErrFDClosed
+	}
+	defer d.decref()
+	return f(int(d.fd))
+}
+
 // Read calls f once with the descriptor, whatever f returns: the
 // descriptor is non-blocking and a Poller says when to read again.
 func (d *FD) Read(f func(fd uintptr) bool) error {

@@ -77,6 +77,20 @@ func (r *Resolver) ClientAddr(remoteAddr string, xff []string) netip.Addr {
 	if !ok {
 		return netip.Addr{}
 	}
+	return r.client(peer, xff)
+}
+
+// PeerClientAddr is ClientAddr for a peer address already parsed, such as
+// accept reports it; it returns the zero Addr for the zero peer.
+func (r *Resolver) PeerClientAddr(peer netip.Addr, xff []string) netip.Addr {
+	if !peer.IsValid() || peer.Zone() != "" {
+		return netip.Addr{}
+	}
+	return r.client(peer.Unmap(), xff)
+}
+
+// client is ClientAddr for the parsed, unmapped peer address.
+func (r *Resolver) client(peer netip.Addr, xff []string) netip.Addr {
 	if len(xff) == 0 || !r.Trusted(peer) {
 		return peer
 	}

@@ -67,10 +67,18 @@ func TestClientAddr(t *testing.T) {
 		if got.String() != tc.want {
 			t.Errorf("%s: ClientAddr(%q, %q) = %v, want %s", tc.name, tc.remote, tc.xff, got, tc.want)
 		}
+		if ap, err := netip.ParseAddrPort(tc.remote); err == nil {
+			if peer := r.PeerClientAddr(ap.Addr(), tc.xff); peer != got {
+				t.Errorf("%s: PeerClientAddr(%v, %q) = %v, ClientAddr gives %v", tc.name, ap.Addr(), tc.xff, peer, got)
+			}
+		}
 	}
 }
 
 func TestNoTrustedProxy(t *testing.T) {
+	if got := New(nil).PeerClientAddr(netip.Addr{}, nil); got.IsValid() {
+		t.Errorf("PeerClientAddr of the zero peer = %v, want the zero Addr", got)
+	}
 	for _, r := range []*Resolver{New(nil), {}} {
 		if got := r.ClientAddr("127.0.0.1:80", []string{"203.0.113.9"}); got != netip.MustParseAddr("127.0.0.1") {
 			t.Errorf("no trusted proxy: %v, want the peer", got)

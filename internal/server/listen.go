@@ -59,17 +59,9 @@ func (s *Server) takeListener(ln net.Listener) (*listener, error) {
 	if !ok {
 		return nil, fmt.Errorf("server: listener %T is not TCP", ln)
 	}
-	raw, err := tl.SyscallConn()
+	fd, err := dupFD(tl)
 	if err != nil {
-		return nil, fmt.Errorf("server: listener descriptor: %w", err)
-	}
-	fd := -1
-	var derr error
-	if err := raw.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		derr = err
-	}
-	if derr != nil {
-		return nil, fmt.Errorf("server: duplicate listener descriptor: %w", derr)
+		return nil, fmt.Errorf("server: listener: %w", err)
 	}
 	l := &listener{srv: s, addr: ln.Addr(), done: make(chan struct{})}
 	l.fd.Init(fd)
@@ -97,18 +89,14 @@ func setListenerOptions(fd int) error {
 
 // start has the poller report the listener's pending connections.
 func (l *listener) start() error {
-	var err error
-	if cerr := l.fd.Control(func(fd uintptr) { err = l.srv.poller.Add(int(fd), l) }); cerr != nil {
-		err = cerr
-	}
-	return err
+	return l.fd.Do(func(fd int) error { return l.srv.poller.Add(fd, l) })
 }
 
 // close stops accepting, for err (nil at Shutdown), once.
 func (l *listener) close(err error) {
 	l.closeOnce.Do(func() {
 		l.err = err
-		l.fd.Control(func(fd uintptr) { l.srv.poller.Del(int(fd)) })
+		l.fd.Do(l.srv.poller.Del)
 		l.fd.Close()
 		close(l.done)
 	})
@@ -156,11 +144,7 @@ func (l *listener) OnReady(netpoll.Event) {
 // resume re-arms the listener; if connections are pending it is reported
 // again at once.
 func (l *listener) resume() {
-	var err error
-	if cerr := l.fd.Control(func(fd uintptr) { err = l.srv.poller.Resume(int(fd)) }); cerr != nil {
-		return // closed
-	}
-	if err != nil {
+	if err := l.fd.Do(l.srv.poller.Resume); err != nil && err != netpoll.ErrFDClosed {
 		l.close(fmt.Errorf("accept: %w", err))
 	}
 }

@@ -176,18 +176,13 @@ func (s *Server) attach(fd int, req wsRequest, greeting, early []byte, registere
 		sess.readMu.Unlock()
 	}
 	sess.out.Start()
-	var perr error
-	if cerr := sess.fd.Control(func(fd uintptr) {
+	if perr := sess.fd.Do(func(fd int) error {
 		if registered {
-			s.poller.Set(int(fd), sess)
-			perr = s.poller.Resume(int(fd))
-		} else {
-			perr = s.poller.Add(int(fd), sess)
+			s.poller.Set(fd, sess)
+			return s.poller.Resume(fd)
 		}
-	}); cerr != nil {
-		perr = cerr
-	}
-	if perr != nil {
+		return s.poller.Add(fd, sess)
+	}); perr != nil {
 		sess.peerGone()
 		return fmt.Errorf("poll connection: %w", perr)
 	}
@@ -237,11 +232,7 @@ func (s *session) OnReady(netpoll.Event) {
 }
 
 func (s *session) resume() {
-	var err error
-	if cerr := s.fd.Control(func(fd uintptr) { err = s.srv.poller.Resume(int(fd)) }); cerr != nil {
-		err = cerr
-	}
-	if err != nil && !s.is(flagFinished) {
+	if err := s.fd.Do(s.srv.poller.Resume); err != nil && !s.is(flagFinished) {
 		s.peerGone()
 	}
 }
@@ -461,10 +452,7 @@ func (s *session) CloseWritten() {
 	}
 	s.set(flagLingering)
 	time.AfterFunc(lingerTimeout, s.finish)
-	var err error
-	if cerr := s.fd.Control(func(fd uintptr) { err = unix.Shutdown(int(fd), unix.SHUT_WR) }); cerr != nil {
-		err = cerr
-	}
+	err := s.fd.Do(func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) })
 	if err != nil || s.is(flagPeerClosed) {
 		s.finish()
 	}
@@ -514,7 +502,7 @@ func (s *session) finish() {
 		return
 	}
 	srv := s.srv
-	s.fd.Control(func(fd uintptr) { srv.poller.Del(int(fd)) }) // fails harmlessly if never added
+	s.fd.Do(srv.poller.Del) // fails harmlessly if never added
 	s.out.Finish()
 	// The room is left last, and whatever happens there: a panic in it
 	// must not skip closing the descriptor and the count. The client_id is

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"net/netip"
@@ -165,7 +166,7 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 		io.Reader
 		io.Writer
 	}{bytes.NewReader(head), &response})
-	req.addr = s.realip.ClientAddr(h.remote.String(), xff)
+	req.addr = s.realip.PeerClientAddr(h.remote.Addr(), xff)
 	if err != nil {
 		if reserved {
 			s.sessions.unreserve()
@@ -189,9 +190,11 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 		return
 	}
 	req.extended = hs.Protocol == protocol.Subprotocol
-	early := bytes.Clone(rest)
+	// rest is in the head buffer, which attach is done with when it
+	// returns: the decoder copies what it keeps.
+	err = s.attach(h.fd, req, response.Bytes(), rest, h.registered)
 	h.release()
-	if err := s.attach(h.fd, req, response.Bytes(), early, h.registered); err != nil {
+	if err != nil {
 		s.log.Warn("attach connection", zap.Error(err))
 	}
 }
@@ -267,10 +270,7 @@ func (s *Server) serveWebSocketHTTP(w http.ResponseWriter, r *http.Request) {
 	u := ws.HTTPUpgrader{Protocol: func(p string) bool { return p == protocol.Subprotocol }}
 	conn, rw, hs, err := u.Upgrade(r, w)
 	if err != nil {
-		s.sessions.unreserve()
-		if req.claim != nil {
-			s.identities.release(req.claim)
-		}
+		s.unadmit(&req)
 		s.metrics.UpgradeFailures.WithLabelValues(string(metrics.UpgradeBadHandshake)).Inc()
 		if conn != nil {
 			conn.Close()
@@ -289,10 +289,7 @@ func (s *Server) serveWebSocketHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fd, err := takeFD(conn)
 	if err != nil {
-		s.sessions.unreserve()
-		if req.claim != nil {
-			s.identities.release(req.claim)
-		}
+		s.unadmit(&req)
 		s.log.Warn("attach connection", zap.Error(err))
 		return
 	}
@@ -310,7 +307,12 @@ func takeFD(conn net.Conn) (int, error) {
 	if !ok {
 		return -1, fmt.Errorf("connection %T has no descriptor", conn)
 	}
-	raw, err := sc.SyscallConn()
+	return dupFD(sc)
+}
+
+// dupFD returns a close-on-exec duplicate of c's descriptor.
+func dupFD(c syscall.Conn) (int, error) {
+	raw, err := c.SyscallConn()
 	if err != nil {
 		return -1, fmt.Errorf("raw connection: %w", err)
 	}
@@ -346,6 +348,15 @@ func (s *Server) reserve() *refusal {
 		return drainingRefusal
 	}
 	return nil
+}
+
+// unadmit gives back what admitting req took, its reservation and its
+// claim, when its upgrade fails.
+func (s *Server) unadmit(req *wsRequest) {
+	s.sessions.unreserve()
+	if req.claim != nil {
+		s.identities.release(req.claim)
+	}
 }
 
 // authorize checks req's token, when the server requires tokens: the
@@ -473,15 +484,25 @@ func bad(label metrics.UpgradeFailure, reason string) error {
 	return &refusal{status: http.StatusBadRequest, label: label, reason: reason}
 }
 
+// headerSeq yields the values of the headers called name in a request
+// head, trimmed, in order.
+func headerSeq(head []byte, name string) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for line := range bytes.Lines(head) {
+			k, v, ok := bytes.Cut(line, []byte(":"))
+			if ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) && !yield(bytes.TrimSpace(v)) {
+				return
+			}
+		}
+	}
+}
+
 // headerValues returns the values of every header called name in a
 // request head, trimmed.
 func headerValues(head []byte, name string) []string {
 	var vs []string
-	for line := range bytes.Lines(head) {
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
-			vs = append(vs, string(bytes.TrimSpace(v)))
-		}
+	for v := range headerSeq(head, name) {
+		vs = append(vs, string(v))
 	}
 	return vs
 }
@@ -489,11 +510,8 @@ func headerValues(head []byte, name string) []string {
 // headerValue returns the value of the first header called name in a
 // request head, trimmed, or nil if there is none.
 func headerValue(head []byte, name string) []byte {
-	for line := range bytes.Lines(head) {
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
-			return bytes.TrimSpace(v)
-		}
+	for v := range headerSeq(head, name) {
+		return v
 	}
 	return nil
 }
