@@ -47,6 +47,16 @@ type handshake struct {
 	buf        *headBuffer // from headBuffers while part of the head is in; guarded by mu
 	registered bool        // the descriptor is in the poller; guarded by mu
 	done       bool        // handed on, refused or dropped; guarded by mu
+	// handed is set once the descriptor has a new owner (a session, the
+	// page server, or the refusal that closes it): the handshake no longer
+	// touches it, even when a panic unwinds through it. Guarded by mu.
+	handed bool
+}
+
+// handOver gives the descriptor to its next owner and returns it.
+func (h *handshake) handOver() int {
+	h.handed = true
+	return h.fd
 }
 
 // handshakes is the list of handshakes in progress, oldest first, capped
@@ -260,7 +270,7 @@ func (h *handshake) readLocked() (over bool) {
 			h.finishLocked()
 			h.release()
 			h.unregister()
-			s.refuseRaw(h.fd, 431, "request head is too large", metrics.UpgradeBadHandshake)
+			s.refuseRaw(h.handOver(), 431, "request head is too large", metrics.UpgradeBadHandshake)
 			return true
 		}
 		if !mayBeWebSocket(buf) && bytes.IndexByte(buf, '\n') >= 0 {
@@ -287,10 +297,15 @@ func (h *handshake) finishLocked() {
 	h.srv.handshakes.unlink(h)
 }
 
-// fail drops a handshake whose connection failed or ended.
+// fail drops a handshake whose connection failed or ended, and closes its
+// descriptor unless it was handed over (a panic past the hand-over must not
+// close a number the new owner closes, and another connection may reuse).
 func (h *handshake) fail() {
 	h.finishLocked()
 	h.release()
+	if h.handed {
+		return
+	}
 	h.unregister()
 	unix.Close(h.fd)
 }

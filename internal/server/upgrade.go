@@ -78,10 +78,10 @@ func (s *Server) toPage(h *handshake, head, rest []byte) {
 	prefix = append(append(prefix, head...), rest...)
 	h.release()
 	if err := h.unregister(); err != nil {
-		unix.Close(h.fd)
+		unix.Close(h.handOver())
 		return
 	}
-	conn, err := netConn(h.fd)
+	conn, err := netConn(h.handOver())
 	if err != nil {
 		s.log.Warn("page connection", zap.Error(err))
 		return
@@ -185,14 +185,15 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 		}
 		h.release()
 		h.unregister()
-		unix.Write(h.fd, response.Bytes()) // the refusal, with its reason: a new socket has room
-		unix.Close(h.fd)
+		fd := h.handOver()
+		unix.Write(fd, response.Bytes()) // the refusal, with its reason: a new socket has room
+		unix.Close(fd)
 		return
 	}
 	req.extended = hs.Protocol == protocol.Subprotocol
 	// rest is in the head buffer, which attach is done with when it
 	// returns: the decoder copies what it keeps.
-	err = s.attach(h.fd, req, response.Bytes(), rest, h.registered)
+	err = s.attach(h.handOver(), req, response.Bytes(), rest, h.registered)
 	h.release()
 	if err != nil {
 		s.log.Warn("attach connection", zap.Error(err))
