@@ -10,6 +10,7 @@ import (
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nuid"
 	"go.uber.org/zap"
 )
 
@@ -88,7 +89,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 		if port > 0 {
 			cfg.ServerName = h + "-" + strconv.Itoa(port)
 		} else {
-			cfg.ServerName = h + "-" + newEpoch()
+			cfg.ServerName = h + "-" + nuid.Next() // a random port: a random name
 		}
 	}
 	opts := &natsserver.Options{ServerName: cfg.ServerName, Host: host, Port: port, JetStream: true,

@@ -84,7 +84,7 @@ type feed struct {
 // delivered.
 func (b *Broker) Open(room string, deliver func(rooms.Message)) (rooms.Feed, string, error) {
 	f := &feed{b: b, subject: b.subject(room), deliver: deliver, queue: make(chan publishReq, queueLength),
-		stop: make(chan struct{}), stale: make(chan struct{}, 1), caughtUp: make(chan struct{}), pending: newEpoch()}
+		stop: make(chan struct{}), stale: make(chan struct{}, 1), caughtUp: make(chan struct{}), pending: rooms.NewEpoch()}
 	f.gen, _ = b.generation()
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
@@ -347,7 +347,7 @@ func (f *feed) publish(msg rooms.Message) error {
 			}
 			f.mu.Unlock()
 			if next.seq == 1 {
-				f.pending = newEpoch() // a later restart of the history gets another
+				f.pending = rooms.NewEpoch() // a later restart of the history gets another
 			}
 			return nil
 		}
@@ -400,6 +400,3 @@ func (f *feed) close() {
 	f.deliverMu.Unlock()
 	f.cc.Stop()
 }
-
-// newEpoch returns a fresh epoch: 64 random bits.
-func newEpoch() string { return strconv.FormatUint(rand.Uint64(), 36) }

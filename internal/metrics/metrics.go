@@ -69,9 +69,9 @@ type CommandLabel string
 
 // Commands counted, by type; every malformed or unknown one is "bad".
 const (
-	CommandMessage CommandLabel = "message"
-	CommandPing    CommandLabel = "ping"
-	CommandTyping  CommandLabel = "typing"
+	CommandMessage CommandLabel = protocol.CommandMessage
+	CommandPing    CommandLabel = protocol.CommandPing
+	CommandTyping  CommandLabel = protocol.CommandTyping
 	CommandBad     CommandLabel = "bad"
 )
 

@@ -9,7 +9,7 @@ import "sync"
 type localBroker struct{}
 
 func (localBroker) Open(room string, deliver func(Message)) (Feed, string, error) {
-	f := &localFeed{epoch: newEpoch(), deliver: deliver}
+	f := &localFeed{epoch: NewEpoch(), deliver: deliver}
 	return f, f.epoch, nil
 }
 

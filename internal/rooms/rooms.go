@@ -293,9 +293,10 @@ func (r *Registry) open(rm *room) {
 	}
 }
 
-// newEpoch returns a fresh epoch: 64 random bits, which no earlier
+// NewEpoch returns a fresh epoch: 64 random bits, which no earlier
 // incarnation of the room, in this process or before a restart, shares.
-func newEpoch() string { return strconv.FormatUint(rand.Uint64(), 36) }
+// Brokers name the incarnations of their rooms' histories with it.
+func NewEpoch() string { return strconv.FormatUint(rand.Uint64(), 36) }
 
 // replayLocked returns the kept frames a client resuming with since and
 // epoch gets, and whether it missed some. Within the room's epoch the
