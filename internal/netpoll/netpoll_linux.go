@@ -185,17 +185,34 @@ func (p *Poller) wait(rc syscall.RawConn) {
 	defer close(p.ready)
 	events := make([]unix.EpollEvent, p.cfg.Events)
 	batch := make([]readyEvent, 0, p.cfg.Events)
-	var n int
-	var waitErr error
+	var (
+		n       int
+		waitErr error
+		// drained says the last epoll_wait returned fewer events than it
+		// could take, so the epoll set was empty: the next call waits
+		// for the runtime's report at once instead of asking again. The
+		// runtime watches the epoll descriptor edge-triggered, and every
+		// event that arrives after the set was emptied is an edge.
+		drained bool
+	)
 	take := func(fd uintptr) bool {
+		if drained {
+			drained = false
+			return false // the runtime's poller waits, then calls again
+		}
 		for {
 			n, waitErr = unix.EpollWait(int(fd), events, 0)
 			if waitErr != unix.EINTR {
-				// Done unless there was nothing: then the runtime's
-				// poller waits for the next event and calls again.
-				return n > 0 || waitErr != nil
+				break
 			}
 		}
+		if waitErr != nil {
+			return true
+		}
+		// After a call that found nothing, the runtime's poller has
+		// waited and then called again: there is no earlier report left.
+		drained = n > 0 && n < len(events)
+		return n > 0
 	}
 	for {
 		if err := rc.Read(take); err != nil || waitErr != nil {
