@@ -180,79 +180,79 @@ const (
 
 // wait is the wait loop: it takes the ready events of rc, the epoll
 // descriptor, and hands them to the workers until Close.
+//
+// The loop is a single rc.Read for the Poller's life. Its function takes
+// the events there are and hands them on; once epoll_wait returns fewer
+// than it could take, the set is empty, and the function returns false to
+// wait for the runtime's next report, which calls it again. The runtime
+// watches the epoll descriptor edge-triggered, and every event that
+// arrives after the set was emptied is an edge, recorded even while the
+// loop is busy. (One Read per batch would not do: each Read forgets a
+// report that came before it.)
 func (p *Poller) wait(rc syscall.RawConn) {
 	defer close(p.loopDone)
 	defer close(p.ready)
 	events := make([]unix.EpollEvent, p.cfg.Events)
 	batch := make([]readyEvent, 0, p.cfg.Events)
-	var (
-		n       int
-		waitErr error
-		// drained says the last epoll_wait returned fewer events than it
-		// could take, so the epoll set was empty: the next call waits
-		// for the runtime's report at once instead of asking again. The
-		// runtime watches the epoll descriptor edge-triggered, and every
-		// event that arrives after the set was emptied is an edge.
-		drained bool
-	)
-	take := func(fd uintptr) bool {
-		if drained {
-			drained = false
-			return false // the runtime's poller waits, then calls again
-		}
+	rc.Read(func(fd uintptr) bool {
 		for {
-			n, waitErr = unix.EpollWait(int(fd), events, 0)
-			if waitErr != unix.EINTR {
-				break
-			}
-		}
-		if waitErr != nil {
-			return true
-		}
-		// After a call that found nothing, the runtime's poller has
-		// waited and then called again: there is no earlier report left.
-		drained = n > 0 && n < len(events)
-		return n > 0
-	}
-	for {
-		if err := rc.Read(take); err != nil || waitErr != nil {
-			return
-		}
-		batch = batch[:0]
-		p.mu.RLock()
-		closed := p.closed
-		for i := range events[:n] {
-			e := &events[i]
-			fd := int(e.Fd)
-			if fd == p.wakefd {
+			n, err := unix.EpollWait(int(fd), events, 0)
+			switch {
+			case err == unix.EINTR:
 				continue
+			case err != nil:
+				return true
+			case n == 0:
+				return false
 			}
-			if fd >= len(p.handlers) || p.handlers[fd] == nil || closed {
-				continue
+			if !p.dispatch(events[:n], batch) {
+				return true // closed
 			}
-			h := p.handlers[fd]
-			var ev Event
-			if e.Events&(unix.EPOLLIN|unix.EPOLLPRI) != 0 {
-				ev |= Readable
+			if n < len(events) {
+				return false
 			}
-			if e.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-				ev |= Hangup
-			}
-			if e.Events&unix.EPOLLOUT != 0 {
-				ev |= Writable
-			}
-			batch = append(batch, readyEvent{h: h, ev: ev})
 		}
-		p.mu.RUnlock()
-		if closed {
-			return
+	})
+}
+
+// dispatch hands the ready descriptors among events to the workers, using
+// batch's array. It reports false once the Poller is closed.
+func (p *Poller) dispatch(events []unix.EpollEvent, batch []readyEvent) bool {
+	batch = batch[:0]
+	p.mu.RLock()
+	closed := p.closed
+	for i := range events {
+		e := &events[i]
+		fd := int(e.Fd)
+		if fd == p.wakefd {
+			continue
 		}
-		// Sent without the lock, so that handlers calling Del never wait
-		// for a wait loop that waits for them.
-		for _, r := range batch {
-			p.ready <- r
+		if fd >= len(p.handlers) || p.handlers[fd] == nil || closed {
+			continue
 		}
+		h := p.handlers[fd]
+		var ev Event
+		if e.Events&(unix.EPOLLIN|unix.EPOLLPRI) != 0 {
+			ev |= Readable
+		}
+		if e.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			ev |= Hangup
+		}
+		if e.Events&unix.EPOLLOUT != 0 {
+			ev |= Writable
+		}
+		batch = append(batch, readyEvent{h: h, ev: ev})
 	}
+	p.mu.RUnlock()
+	if closed {
+		return false
+	}
+	// Sent without the lock, so that handlers calling Del never wait for a
+	// wait loop that waits for them.
+	for _, r := range batch {
+		p.ready <- r
+	}
+	return true
 }
 
 func (p *Poller) work() {

@@ -199,3 +199,57 @@ func waitLoopState(t *testing.T) string {
 	t.Fatal("no wait loop goroutine in the dump")
 	return ""
 }
+
+// TestNoReportIsLost passes three events around a ring of descriptors:
+// each handler re-arms its descriptor and then makes the next one ready.
+// With one worker and a queue of one, the wait loop waits to hand on a
+// batch while the worker makes new events: events arrive while the loop
+// is busy, thousands of times, and every one must be reported.
+func TestNoReportIsLost(t *testing.T) {
+	p, err := New(Config{Workers: 1, Events: 8, Queue: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const conns, steps = 8, 5000
+	reported := make(chan int, conns)
+	peers := make([]int, conns)
+	for i := range conns {
+		a, b := socketPair(t)
+		peers[i] = b
+		if err := p.Add(a, relay{p: p, fd: a, next: &peers[(i+1)%conns], reported: reported}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range []int{0, 3, 5} {
+		unix.Write(peers[i], []byte("x"))
+	}
+	for step := range steps {
+		select {
+		case <-reported:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("step %d: the report was lost", step)
+		}
+	}
+}
+
+// relay drains its descriptor, re-arms it, makes the next descriptor of
+// the ring ready and says so.
+type relay struct {
+	p        *Poller
+	fd       int
+	next     *int // the peer of the next descriptor
+	reported chan int
+}
+
+func (r relay) OnReady(Event) {
+	var buf [64]byte
+	for {
+		if n, _ := unix.Read(r.fd, buf[:]); n <= 0 {
+			break
+		}
+	}
+	r.p.Resume(r.fd)
+	unix.Write(*r.next, []byte("x"))
+	r.reported <- r.fd
+}
