@@ -48,7 +48,7 @@ type Conn struct {
 	mu          sync.Mutex
 	queue       [][]byte
 	queued      int // bytes in queue and pending not yet written
-	reason      protocol.Close
+	reason      string // the Label of the protocol.Close the connection closes with
 	closeAt     int64 // pool clock of the first Close
 	progress    int64 // pool clock of the last write progress, or of bytes queued onto an empty queue
 	lastFlush   int64 // pool clock of the last flush start
@@ -63,8 +63,10 @@ type Conn struct {
 	greetPending bool     // pending[head] is the greeting
 	closePending bool     // the close frame is the last entry of pending
 	pending      [][]byte // frames taken from queue and not yet written in full, from head
-	head         int
-	off          int // bytes of pending[head] already written
+	// head and off are 32 bits (a queue holds fewer frames, and a frame
+	// fewer bytes): a Conn embedded in its owner fits a smaller size class.
+	head int32
+	off  int32 // bytes of pending[head] already written
 }
 
 var _ netpoll.Handler = (*Conn)(nil)
@@ -146,7 +148,7 @@ func (c *Conn) close(reason protocol.Close, drop bool, now int64) (began, start 
 // schedule the connection.
 func (c *Conn) closeLocked(reason protocol.Close, drop bool, now int64) (start bool) {
 	c.closing.Store(true)
-	c.reason = reason
+	c.reason = reason.Label
 	c.closeAt = now
 	if drop {
 		c.dropQueueLocked()
@@ -189,7 +191,7 @@ func (c *Conn) Abort(reason protocol.Close) {
 	defer c.mu.Unlock()
 	if !c.closing.Load() {
 		c.closing.Store(true)
-		c.reason = reason
+		c.reason = reason.Label
 		c.closeAt = c.pool.Clock()
 	}
 }
@@ -197,8 +199,10 @@ func (c *Conn) Abort(reason protocol.Close) {
 // Closing reports whether Close or Abort was called.
 func (c *Conn) Closing() bool { return c.closing.Load() }
 
-// Reason returns why the connection is closing; the zero Close before it is.
-func (c *Conn) Reason() protocol.Close {
+// Reason returns why the connection is closing, the Label of its
+// protocol.Close (only the label is kept: the code and text are in the
+// close frame); "" before it is.
+func (c *Conn) Reason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reason
@@ -293,9 +297,9 @@ func (c *Conn) fail(err error) {
 	c.mu.Lock()
 	if !c.closing.Load() {
 		c.closing.Store(true)
-		c.reason = protocol.CloseWriteError
+		c.reason = protocol.CloseWriteError.Label
 		if errors.Is(err, errPanicked) {
-			c.reason = protocol.ClosePanic
+			c.reason = protocol.ClosePanic.Label
 		}
 	}
 	finished := c.finished
@@ -324,9 +328,9 @@ func (c *Conn) take(now int64) bool {
 		c.closePending = true
 	}
 	switch {
-	case c.head == len(c.pending):
+	case int(c.head) == len(c.pending):
 		c.pending, c.head = c.pending[:0], 0
-	case c.head > len(c.pending)/2:
+	case int(c.head) > len(c.pending)/2:
 		n := copy(c.pending, c.pending[c.head:])
 		clear(c.pending[n:])
 		c.pending, c.head = c.pending[:n], 0
@@ -353,12 +357,13 @@ func (c *Conn) flush(w *scratch) {
 	if !c.take(now) {
 		return
 	}
-	if c.head == len(c.pending) {
-		c.release(0, now)
+	if int(c.head) == len(c.pending) {
+		c.release(0, now, false)
 		return
 	}
 	n, err := c.write(w)
 	p.writes.Add(1)
+	greeting := c.greetPending
 	frames, bytes := c.advance(n)
 	if frames > 0 {
 		p.cfg.Metrics.MessagesDelivered.Add(float64(frames))
@@ -369,7 +374,7 @@ func (c *Conn) flush(w *scratch) {
 	switch {
 	case err != nil && err != unix.EAGAIN:
 		c.fail(err)
-	case c.head < len(c.pending):
+	case int(c.head) < len(c.pending):
 		// The socket buffer is full: wait for room without holding a
 		// writer. Arming is the last thing done with c, since the report
 		// may hand it to another writer at once.
@@ -378,7 +383,9 @@ func (c *Conn) flush(w *scratch) {
 		c.wrote(n, now)
 		c.owner.CloseWritten()
 	default:
-		c.release(n, now)
+		// The buffers of the write that took the greeting (the connect
+		// burst) go at once: most connections then only listen.
+		c.release(n, now, greeting)
 	}
 }
 
@@ -422,9 +429,9 @@ func (c *Conn) write(w *scratch) (int, error) {
 func (c *Conn) advance(n int) (frames int, bytes int) {
 	bytes = n
 	for n > 0 {
-		left := len(c.pending[c.head]) - c.off
+		left := len(c.pending[c.head]) - int(c.off)
 		if n < left {
-			c.off += n
+			c.off += int32(n)
 			break
 		}
 		n -= left
@@ -472,17 +479,19 @@ func (c *Conn) armWritable(n int, now int64) {
 
 // release ends a flush that wrote everything pending, n bytes at now: c
 // is handed to a writer again if something was queued since take, else
-// its scheduling ends.
-func (c *Conn) release(n int, now int64) {
-	reschedule, due := c.unschedule(n, now)
+// its scheduling ends. With drop set the buffers are released rather than
+// kept for the next flush.
+func (c *Conn) release(n int, now int64, drop bool) {
+	reschedule, due := c.unschedule(n, now, drop)
 	if reschedule {
 		c.pool.schedule(c, due, c.pool.Clock())
 	}
 }
 
 // unschedule accounts the n bytes written (see wrote) and decides, under
-// one hold of the lock, whether c is scheduled again.
-func (c *Conn) unschedule(n int, now int64) (reschedule bool, due int64) {
+// one hold of the lock, whether c is scheduled again; see release for
+// drop.
+func (c *Conn) unschedule(n int, now int64, drop bool) (reschedule bool, due int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.wroteLocked(n, now)
@@ -492,7 +501,7 @@ func (c *Conn) unschedule(n int, now int64) (reschedule bool, due int64) {
 	}
 	// Everything pending was written (advance cleared the entries).
 	c.pending, c.head, c.off = c.pending[:0], 0, 0
-	if cap(c.pending) > maxRetainedQueue {
+	if drop || cap(c.pending) > maxRetainedQueue {
 		c.pending = nil
 	}
 	if len(c.queue) > 0 {
@@ -502,7 +511,7 @@ func (c *Conn) unschedule(n int, now int64) (reschedule bool, due int64) {
 		return true, now + c.pool.coalesce.Load()
 	}
 	c.scheduled = false
-	if cap(c.queue) > maxRetainedQueue {
+	if drop || cap(c.queue) > maxRetainedQueue {
 		c.queue = nil
 	}
 	return false, 0

@@ -125,8 +125,8 @@ func TestSlowConsumerKeepsGreetingAndGets4001(t *testing.T) {
 			t.Fatal("the bound never closed the connection")
 		}
 	}
-	if !c.Closing() || c.Reason() != protocol.CloseSlowConsumer {
-		t.Fatalf("closing %v with %+v, want slow consumer", c.Closing(), c.Reason())
+	if !c.Closing() || c.Reason() != protocol.CloseSlowConsumer.Label {
+		t.Fatalf("closing %v with %q, want slow consumer", c.Closing(), c.Reason())
 	}
 	c.Start()
 	client.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -170,8 +170,8 @@ func TestWriteFailureIsReported(t *testing.T) {
 		c.Send(textFrame('f', 100), p.Clock())
 		return r.fails.Load() == 1
 	})
-	if c.Reason() != protocol.CloseWriteError {
-		t.Fatalf("reason %+v, want write error", c.Reason())
+	if c.Reason() != protocol.CloseWriteError.Label {
+		t.Fatalf("reason %q, want write error", c.Reason())
 	}
 	if got := testutil.ToFloat64(p.cfg.Metrics.Panics); got != 0 {
 		t.Fatalf("%v panics", got)

@@ -87,10 +87,19 @@ func (p *Pool) Close() error {
 // close frame is written or a write fails. What is queued waits until
 // Start, so that the greeting and the first frames leave in one write.
 func (p *Pool) NewConn(raw syscall.RawConn, owner Owner) *Conn {
-	p.conns.Add(1)
-	c := &Conn{pool: p, raw: raw, owner: owner, scheduled: true}
-	c.progress = p.Clock()
+	c := new(Conn)
+	p.InitConn(c, raw, owner)
 	return c
+}
+
+// InitConn is NewConn for a Conn the caller allocated, so that the
+// connection's other state can share its allocation (a Conn embedded in
+// the owner): c must be the zero Conn, and must not be copied or reused
+// afterwards.
+func (p *Pool) InitConn(c *Conn, raw syscall.RawConn, owner Owner) {
+	p.conns.Add(1)
+	c.pool, c.raw, c.owner, c.scheduled = p, raw, owner, true
+	c.progress = p.Clock()
 }
 
 // pace sets the coalescing interval from the load, every paceTick until

@@ -34,71 +34,77 @@ type identities struct {
 	srv  *Server
 	wait int64 // Config.ReplaceWait, in pool clock units
 
-	mu     sync.Mutex
-	claims map[identityKey]*claim // guarded by mu
+	mu sync.Mutex
+	// holders has, per room, the session holding each client_id, from the
+	// upgrade's checks until the session ends: the hold is the session
+	// itself, made by acquire and attached later (session.held says when).
+	// One map per room keeps an entry to a string and a pointer. Guarded
+	// by mu.
+	holders map[string]map[string]*session
 }
 
+// identityKey names a client_id in a room.
 type identityKey struct{ room, id string }
-
-// claim is one connection's hold on its client_id in its room, from the
-// upgrade's checks until its session ends.
-type claim struct {
-	key  identityKey // static
-	sess *session    // nil until the session is attached; guarded by identities.mu
-}
 
 var duplicateRefusal = &refusal{status: http.StatusConflict, label: metrics.UpgradeDuplicateClientID,
 	reason: "client_id already connected in this room"}
 
 func newIdentities(s *Server) *identities {
-	return &identities{srv: s, wait: int64(s.cfg.ReplaceWait), claims: make(map[identityKey]*claim)}
+	return &identities{srv: s, wait: int64(s.cfg.ReplaceWait), holders: make(map[string]map[string]*session)}
 }
 
 // acquire takes the client_id id in room for a new connection, replacing a
-// holder that may be replaced, or returns the refusal. With take false it
-// only says whether it would succeed (probing the holder all the same), for
-// a plain GET that asks what an upgrade would get.
-func (is *identities) acquire(room, id string, take bool) (*claim, *refusal) {
-	key := identityKey{room, id}
+// holder that may be replaced, and returns the new connection's session
+// (to be attached), or returns the refusal. With take false it only says
+// whether it would succeed (probing the holder all the same), for a plain
+// GET that asks what an upgrade would get.
+func (is *identities) acquire(room, id string, take bool) (*session, *refusal) {
 	now := is.srv.pool.Clock()
 	is.mu.Lock()
-	var victim *session
-	if old := is.claims[key]; old != nil {
-		if old.sess == nil || !old.sess.replaceableLocked(now, is.wait) {
-			is.mu.Unlock()
-			return nil, duplicateRefusal
-		}
-		victim = old.sess
+	ids := is.holders[room]
+	old := ids[id]
+	if old != nil && (!old.held || !old.replaceableLocked(now, is.wait)) {
+		is.mu.Unlock()
+		return nil, duplicateRefusal
 	}
 	if !take {
 		is.mu.Unlock()
 		return nil, nil
 	}
-	c := &claim{key: key}
-	is.claims[key] = c
+	if ids == nil {
+		ids = make(map[string]*session)
+		is.holders[room] = ids
+	}
+	s := &session{key: identityKey{room, id}}
+	ids[id] = s
 	is.mu.Unlock()
-	if victim != nil {
-		victim.closeWith(protocol.CloseReplaced)
+	if old != nil {
+		old.closeWith(protocol.CloseReplaced)
 		// Out of the room before the newcomer joins, even when the victim
 		// was already closing (its teardown may not have reached the room).
-		victim.leave()
+		old.leave()
 	}
-	return c, nil
+	return s, nil
 }
 
-// bind records that c's connection is the session s.
-func (is *identities) bind(c *claim, s *session) {
+// bind records that s, made by acquire, is attached.
+func (is *identities) bind(s *session) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	c.sess = s
+	s.held = true
 }
 
-// release gives up c, unless a newcomer has taken its name already.
-func (is *identities) release(c *claim) {
+// release gives up s's client_id, unless a newcomer has taken it already.
+func (is *identities) release(s *session) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	if is.claims[c.key] == c {
-		delete(is.claims, c.key)
+	ids := is.holders[s.key.room]
+	if ids[s.key.id] != s {
+		return
+	}
+	delete(ids, s.key.id)
+	if len(ids) == 0 {
+		delete(is.holders, s.key.room)
 	}
 }
 
