@@ -47,14 +47,14 @@ type Conn struct {
 	// struct packs into a smaller size class.)
 	mu          sync.Mutex
 	queue       [][]byte
-	queued      int // bytes in queue and pending not yet written
+	queued      int    // bytes in queue and pending not yet written
 	reason      string // the Label of the protocol.Close the connection closes with
-	closeAt     int64 // pool clock of the first Close
-	progress    int64 // pool clock of the last write progress, or of bytes queued onto an empty queue
-	lastFlush   int64 // pool clock of the last flush start
-	scheduled   bool  // owned by a writer: see the package documentation
-	closeQueued bool  // a close frame is at the end of queue or pending
-	greetQueued bool  // queue[0] is the greeting, not yet handed to a writer
+	closeAt     int64  // pool clock of the first Close
+	progress    int64  // pool clock of the last write progress, or of bytes queued onto an empty queue
+	lastFlush   int64  // pool clock of the last flush start
+	scheduled   bool   // owned by a writer: see the package documentation
+	closeQueued bool   // a close frame is at the end of queue or pending
+	greetQueued bool   // queue[0] is the greeting, not yet handed to a writer
 	finished    bool
 
 	// Owned by the writer that owns the connection; released by Trim only
