@@ -19,6 +19,11 @@ import (
 // writes. Its methods must not block: the owner tears the connection down
 // (and calls Finish) on its own schedule.
 type Owner interface {
+	// Descriptor returns the connection's descriptor, through which every
+	// write goes: the same one at every call, for as long as the Conn is
+	// in use. (Asking the owner, which holds it anyway, keeps it out of
+	// the Conn.)
+	Descriptor() syscall.RawConn
 	// CloseWritten reports that the close frame queued by Close has been
 	// written in full, after everything queued before it.
 	CloseWritten()
@@ -33,7 +38,6 @@ type Owner interface {
 type Conn struct {
 	// Static after construction.
 	pool  *Pool
-	raw   syscall.RawConn
 	owner Owner
 
 	// closing is set under mu by the first Close or Abort; read without
@@ -45,16 +49,18 @@ type Conn struct {
 
 	// Guarded by mu. (The booleans of both groups are side by side: the
 	// struct packs into a smaller size class.)
-	mu          sync.Mutex
-	queue       [][]byte
-	queued      int    // bytes in queue and pending not yet written
-	reason      string // the Label of the protocol.Close the connection closes with
-	closeAt     int64  // pool clock of the first Close
-	progress    int64  // pool clock of the last write progress, or of bytes queued onto an empty queue
-	lastFlush   int64  // pool clock of the last flush start
-	scheduled   bool   // owned by a writer: see the package documentation
-	closeQueued bool   // a close frame is at the end of queue or pending
-	greetQueued bool   // queue[0] is the greeting, not yet handed to a writer
+	mu     sync.Mutex
+	queue  [][]byte
+	queued int    // bytes in queue and pending not yet written
+	reason string // the Label of the protocol.Close the connection closes with
+	// progress is the pool clock of the last write progress, of bytes
+	// queued onto an empty queue, or of the first Close or Abort (what a
+	// closing connection is timed from); it never goes back.
+	progress    int64
+	lastFlush   int64 // pool clock of the last flush start
+	scheduled   bool  // owned by a writer: see the package documentation
+	closeQueued bool  // a close frame is at the end of queue or pending
+	greetQueued bool  // queue[0] is the greeting, not yet handed to a writer
 	finished    bool
 
 	// Owned by the writer that owns the connection; released by Trim only
@@ -111,7 +117,7 @@ func (c *Conn) enqueue(frame []byte, now int64) (queued bool, due int64, start b
 		return false, 0, c.closeLocked(protocol.CloseSlowConsumer, true, now)
 	}
 	if c.queued == 0 {
-		c.progress = now
+		c.progress = max(c.progress, now)
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
@@ -149,16 +155,13 @@ func (c *Conn) close(reason protocol.Close, drop bool, now int64) (began, start 
 func (c *Conn) closeLocked(reason protocol.Close, drop bool, now int64) (start bool) {
 	c.closing.Store(true)
 	c.reason = reason.Label
-	c.closeAt = now
+	c.progress = max(c.progress, now)
 	if drop {
 		c.dropQueueLocked()
 	}
 	frame := reason.Frame()
 	if frame == nil {
 		return false
-	}
-	if c.queued == 0 {
-		c.progress = now
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
@@ -192,7 +195,7 @@ func (c *Conn) Abort(reason protocol.Close) {
 	if !c.closing.Load() {
 		c.closing.Store(true)
 		c.reason = reason.Label
-		c.closeAt = c.pool.Clock()
+		c.progress = max(c.progress, c.pool.Clock())
 	}
 }
 
@@ -226,7 +229,7 @@ func (c *Conn) Stalled(now int64) bool {
 		return false
 	}
 	if c.closing.Load() {
-		return now-max(c.closeAt, c.progress) > int64(CloseWriteTimeout)
+		return now-c.progress > int64(CloseWriteTimeout)
 	}
 	return now-c.progress > int64(c.pool.cfg.WriteTimeout)
 }
@@ -266,7 +269,7 @@ func (c *Conn) Finish() {
 	c.queued = 0
 	c.mu.Unlock()
 	if c.everArmed.Load() {
-		c.raw.Control(func(fd uintptr) { c.pool.writable.Del(int(fd)) })
+		c.owner.Descriptor().Control(func(fd uintptr) { c.pool.writable.Del(int(fd)) })
 	}
 	c.pool.conns.Add(-1)
 }
@@ -415,7 +418,7 @@ func (c *Conn) write(w *scratch) (int, error) {
 			w.iovs = append(w.iovs, rest[:min(len(rest), maxIovecs-1)]...)
 		}
 	}
-	err := c.raw.Write(w.writeFn)
+	err := c.owner.Descriptor().Write(w.writeFn)
 	clear(w.iovs)
 	w.iovs = w.iovs[:0]
 	if err != nil {
@@ -457,7 +460,7 @@ func (c *Conn) wrote(n int, now int64) {
 func (c *Conn) wroteLocked(n int, now int64) {
 	c.queued -= n
 	if n > 0 {
-		c.progress = now
+		c.progress = max(c.progress, now)
 	}
 }
 
@@ -465,7 +468,7 @@ func (c *Conn) armWritable(n int, now int64) {
 	c.wrote(n, now)
 	c.everArmed.Store(true)
 	var err error
-	if cerr := c.raw.Control(func(fd uintptr) {
+	if cerr := c.owner.Descriptor().Control(func(fd uintptr) {
 		if err = c.pool.writable.Resume(int(fd)); err != nil {
 			err = c.pool.writable.Add(int(fd), c)
 		}

@@ -33,12 +33,14 @@ func newTestPool(t *testing.T, cfg Config) *Pool {
 // server's session would.
 type recorder struct {
 	conn                net.Conn
+	raw                 syscall.RawConn
 	out                 *Conn
 	closeWritten, fails atomic.Int32
 }
 
-func (r *recorder) CloseWritten() { r.closeWritten.Add(1); r.out.Finish(); r.conn.Close() }
-func (r *recorder) WriteFailed()  { r.fails.Add(1); r.out.Finish(); r.conn.Close() }
+func (r *recorder) Descriptor() syscall.RawConn { return r.raw }
+func (r *recorder) CloseWritten()               { r.closeWritten.Add(1); r.out.Finish(); r.conn.Close() }
+func (r *recorder) WriteFailed()                { r.fails.Add(1); r.out.Finish(); r.conn.Close() }
 
 // pair returns an outbound conn on the server side of a loopback TCP
 // connection and the client side, whose receive buffer is small so that
@@ -66,8 +68,8 @@ func pair(t *testing.T, p *Pool) (*Conn, *recorder, net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recorder{conn: server}
-	r.out = p.NewConn(raw, r)
+	r := &recorder{conn: server, raw: raw}
+	r.out = p.NewConn(r)
 	t.Cleanup(func() { client.Close(); server.Close() })
 	return r.out, r, client
 }

@@ -43,7 +43,7 @@
 // Usage:
 //
 //	p, err := outbound.New(outbound.Config{Metrics: m})
-//	c := p.NewConn(rawConn, owner)
+//	c := p.NewConn(owner)                  // owner.Descriptor() is written to
 //	c.Start()                              // after the greeting, if any
 //	c.Send(frame, p.Clock())               // never blocks
 //	c.Close(protocol.CloseShutdown, false) // close frame after what is queued

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -82,13 +81,13 @@ func (p *Pool) Close() error {
 	return err
 }
 
-// NewConn makes the outbound side of a connection; raw is its
-// syscall.RawConn, through which every write goes. owner is told when its
-// close frame is written or a write fails. What is queued waits until
-// Start, so that the greeting and the first frames leave in one write.
-func (p *Pool) NewConn(raw syscall.RawConn, owner Owner) *Conn {
+// NewConn makes the outbound side of a connection, which writes to
+// owner's descriptor (Owner.Descriptor). owner is told when its close
+// frame is written or a write fails. What is queued waits until Start, so
+// that the greeting and the first frames leave in one write.
+func (p *Pool) NewConn(owner Owner) *Conn {
 	c := new(Conn)
-	p.InitConn(c, raw, owner)
+	p.InitConn(c, owner)
 	return c
 }
 
@@ -96,9 +95,9 @@ func (p *Pool) NewConn(raw syscall.RawConn, owner Owner) *Conn {
 // connection's other state can share its allocation (a Conn embedded in
 // the owner): c must be the zero Conn, and must not be copied or reused
 // afterwards.
-func (p *Pool) InitConn(c *Conn, raw syscall.RawConn, owner Owner) {
+func (p *Pool) InitConn(c *Conn, owner Owner) {
 	p.conns.Add(1)
-	c.pool, c.raw, c.owner, c.scheduled = p, raw, owner, true
+	c.pool, c.owner, c.scheduled = p, owner, true
 	c.progress = p.Clock()
 }
 

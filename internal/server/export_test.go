@@ -27,7 +27,7 @@ func (s *Server) SetPoolHookForTest(hook func(point string)) { s.pool.SetHookFor
 func (s *Server) OutboundStatesForTest() map[string]string {
 	states := map[string]string{}
 	for _, sess := range s.sessions.snapshot(nil) {
-		states[sess.key.id] = sess.out.StateForTest()
+		states[sess.id] = sess.out.StateForTest()
 	}
 	return states
 }

@@ -34,23 +34,23 @@ type identities struct {
 	srv  *Server
 	wait int64 // Config.ReplaceWait, in pool clock units
 
-	mu sync.Mutex
-	// holders has, per room, the session holding each client_id, from the
-	// upgrade's checks until the session ends: the hold is the session
-	// itself, made by acquire and attached later (session.held says when).
-	// One map per room keeps an entry to a string and a pointer. Guarded
-	// by mu.
-	holders map[string]map[string]*session
+	mu    sync.Mutex
+	rooms map[string]*heldRoom // guarded by mu
 }
 
-// identityKey names a client_id in a room.
-type identityKey struct{ room, id string }
+// heldRoom is the client_ids held in one room, each by its session, from
+// the upgrade's checks until the session ends: the hold is the session
+// itself, made by acquire and attached later (session.held says when).
+type heldRoom struct {
+	name    string              // static; the room's name, shared by its sessions
+	holders map[string]*session // by client_id; guarded by identities.mu
+}
 
 var duplicateRefusal = &refusal{status: http.StatusConflict, label: metrics.UpgradeDuplicateClientID,
 	reason: "client_id already connected in this room"}
 
 func newIdentities(s *Server) *identities {
-	return &identities{srv: s, wait: int64(s.cfg.ReplaceWait), holders: make(map[string]map[string]*session)}
+	return &identities{srv: s, wait: int64(s.cfg.ReplaceWait), rooms: make(map[string]*heldRoom)}
 }
 
 // acquire takes the client_id id in room for a new connection, replacing a
@@ -61,8 +61,11 @@ func newIdentities(s *Server) *identities {
 func (is *identities) acquire(room, id string, take bool) (*session, *refusal) {
 	now := is.srv.pool.Clock()
 	is.mu.Lock()
-	ids := is.holders[room]
-	old := ids[id]
+	hr := is.rooms[room]
+	var old *session
+	if hr != nil {
+		old = hr.holders[id]
+	}
 	if old != nil && (!old.held || !old.replaceableLocked(now, is.wait)) {
 		is.mu.Unlock()
 		return nil, duplicateRefusal
@@ -71,12 +74,12 @@ func (is *identities) acquire(room, id string, take bool) (*session, *refusal) {
 		is.mu.Unlock()
 		return nil, nil
 	}
-	if ids == nil {
-		ids = make(map[string]*session)
-		is.holders[room] = ids
+	if hr == nil {
+		hr = &heldRoom{name: room, holders: make(map[string]*session)}
+		is.rooms[room] = hr
 	}
-	s := &session{key: identityKey{room, id}}
-	ids[id] = s
+	s := &session{id: id, hold: hr}
+	hr.holders[id] = s
 	is.mu.Unlock()
 	if old != nil {
 		old.closeWith(protocol.CloseReplaced)
@@ -94,17 +97,18 @@ func (is *identities) bind(s *session) {
 	s.held = true
 }
 
-// release gives up s's client_id, unless a newcomer has taken it already.
+// release gives up s's client_id, unless a newcomer has taken it already,
+// and forgets a room where nothing is held any more.
 func (is *identities) release(s *session) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	ids := is.holders[s.key.room]
-	if ids[s.key.id] != s {
+	hr := s.hold
+	if hr.holders[s.id] != s {
 		return
 	}
-	delete(ids, s.key.id)
-	if len(ids) == 0 {
-		delete(is.holders, s.key.room)
+	delete(hr.holders, s.id)
+	if len(hr.holders) == 0 {
+		delete(is.rooms, hr.name)
 	}
 }
 

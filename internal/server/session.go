@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -32,10 +33,11 @@ import (
 type session struct {
 	// Static after attach.
 	srv      *Server
-	fd       netpoll.FD  // closed by finish; the outbound side writes through it
-	key      identityKey // the client_id and the room asked for
-	expires  int64       // pool clock when the token expires, 0 for none
-	extended bool        // the client offered chat.v1
+	fd       netpoll.FD // closed by finish; the outbound side writes through it
+	id       string     // the client_id
+	hold     *heldRoom  // where an anonymous session holds its client_id (see identities); nil with tokens
+	expires  int64      // pool clock when the token expires, 0 for none
+	extended bool       // the client offered chat.v1
 
 	// held is set once an anonymous session holds its client_id in the
 	// identities (see identities.bind); guarded by identities.mu.
@@ -98,6 +100,9 @@ func (s *session) membership() *rooms.Member {
 	return &s.member
 }
 
+// Descriptor returns the descriptor, for the outbound side's writes.
+func (s *session) Descriptor() syscall.RawConn { return &s.fd }
+
 // is reports whether flag is set.
 func (s *session) is(flag uint32) bool { return s.flags.Load()&flag != 0 }
 
@@ -155,12 +160,12 @@ func (s *Server) attach(fd int, req wsRequest, greeting, early []byte, registere
 	}
 	sess := req.held
 	if sess == nil {
-		sess = &session{key: identityKey{req.room, req.clientID}}
+		sess = &session{id: req.clientID}
 	}
 	sess.srv, sess.extended, sess.expires = s, req.extended, req.expires
 	sess.dec = wsframe.Decoder{MaxMessage: int32(min(maxFrame, math.MaxInt32))}
 	sess.fd.Init(fd)
-	s.pool.InitConn(&sess.out, &sess.fd, sess)
+	s.pool.InitConn(&sess.out, sess)
 	if greeting != nil {
 		sess.out.SendGreeting(greeting)
 	}
@@ -227,7 +232,7 @@ func (s *session) OnReady(netpoll.Event) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.srv.metrics.Panics.Inc()
-			s.srv.log.Error("panic while handling a connection", zap.String("client_id", s.key.id),
+			s.srv.log.Error("panic while handling a connection", zap.String("client_id", s.id),
 				zap.Any("panic", v), zap.Stack("stack"))
 			s.closeWith(protocol.ClosePanic)
 			s.resume()
@@ -537,7 +542,7 @@ func (s *session) finish() {
 	// given up only after the member has left (deferred calls run last in,
 	// first out), so that a newcomer with it never joins beside the old
 	// member, which would hide both the leave and the join notice.
-	if s.srv.identities != nil {
+	if s.hold != nil {
 		defer srv.identities.release(s)
 	}
 	defer s.leaveAtTeardown()
@@ -548,7 +553,7 @@ func (s *session) finish() {
 	}
 	srv.metrics.ConnectionsClosed.WithLabelValues(reason).Inc()
 	if ce := srv.log.Check(zap.DebugLevel, "disconnected"); ce != nil {
-		ce.Write(zap.String("client_id", s.key.id), zap.String("reason", reason))
+		ce.Write(zap.String("client_id", s.id), zap.String("reason", reason))
 	}
 	srv.sessions.remove(s)
 }
@@ -561,7 +566,7 @@ func (s *session) leaveAtTeardown() {
 	defer func() {
 		if v := recover(); v != nil {
 			s.srv.metrics.Panics.Inc()
-			s.srv.log.Error("panic while leaving a room", zap.String("client_id", s.key.id),
+			s.srv.log.Error("panic while leaving a room", zap.String("client_id", s.id),
 				zap.Any("panic", v), zap.Stack("stack"))
 			s.leave()
 		}
