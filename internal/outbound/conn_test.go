@@ -179,3 +179,34 @@ func TestWriteFailureIsReported(t *testing.T) {
 		t.Fatalf("%v panics", got)
 	}
 }
+
+// The write that takes the greeting (the connect burst: handshake answer,
+// welcome, join notice) releases the queue's arrays, so that a connection
+// that then only listens holds none; a later frame is still delivered.
+func TestGreetingWriteReleasesBuffers(t *testing.T) {
+	p := newTestPool(t, Config{Writers: 1, MaxCoalesce: -1})
+	c, _, client := pair(t, p)
+	c.SendGreeting([]byte("HTTP/1.1 101 Switching Protocols\r\n\r\n"))
+	for i := range 3 {
+		c.Send(textFrame(byte('a'+i), 10), p.Clock())
+	}
+	c.Start()
+	held := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.scheduled || c.queue != nil || c.pending != nil
+	}
+	testkit.WaitFor(t, "the burst written and its buffers released", func() bool { return !held() })
+	c.Send(textFrame('z', 10), p.Clock())
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	head := make([]byte, len("HTTP/1.1 101 Switching Protocols\r\n\r\n"))
+	if _, err := io.ReadFull(client, head); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []byte("abcz") {
+		f, err := testkit.ReadFrame(client)
+		if err != nil || len(f.Payload) != 10 || f.Payload[0] != want {
+			t.Fatalf("got %q, %v; want ten %q", f.Payload, err, want)
+		}
+	}
+}
