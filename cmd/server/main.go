@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -103,7 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o2 := &c.Outbound
 	fs.DurationVar(&o2.WriteTimeout, "write-timeout", outbound.DefaultWriteTimeout, "close a client as a slow consumer when it has bytes queued and takes none for this long")
 	fs.IntVar(&o2.MaxQueueBytes, "max-queue-bytes", outbound.DefaultMaxQueueBytes, "bytes queued for one client before it is closed as a slow consumer (close 4001)")
-	fs.IntVar(&o2.WriteBudget, "write-budget", outbound.DefaultWriteBudget, "write rate (writes per second) past which each client is written at most once per clients/budget; under it every client is written at once")
+	fs.IntVar(&o2.WriteBudget, "write-budget", 0, "write rate (writes per second) past which each client is written at most once per clients/budget; under it every client is written at once (0: "+strconv.Itoa(outbound.DefaultWriteBudgetPerCore)+" per CPU the process may use, GOMAXPROCS)")
 	fs.DurationVar(&o2.MaxCoalesce, "max-coalesce", outbound.DefaultMaxCoalesce, "cap on the coalescing interval at the write budget (negative: never wait, whatever the write rate)")
 	fs.IntVar(&o2.Writers, "writers", outbound.DefaultWriters, "goroutines writing to clients (writes never block)")
 	r := &c.Rooms

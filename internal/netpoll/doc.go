@@ -7,6 +7,14 @@
 // therefore runs for at most one readiness event of a descriptor at a time,
 // which gives every connection a single reader without any locking.
 //
+// The wait loop does not block in epoll_wait: the epoll descriptor is
+// itself registered with the Go runtime's poller, the loop waits there as a
+// goroutine reading a socket would, and takes the ready events with
+// epoll_wait's timeout 0. A goroutine blocked in a system call keeps its P
+// (the runtime's right to run Go code) until the runtime takes it back,
+// tens of microseconds to milliseconds later; with few Ps, the workers and
+// every other goroutine would wait that long whenever the loop was idle.
+//
 // Usage:
 //
 //	p, err := netpoll.New(netpoll.Config{Workers: 4})

@@ -3,7 +3,9 @@ package netpoll
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,7 +13,11 @@ import (
 // Poller is an epoll instance with its wait loop and worker pool.
 type Poller struct {
 	// Static after construction.
-	epfd   int
+	epfd int
+	// epoll is epfd registered with the Go runtime's poller, in which the
+	// wait loop waits for the epoll instance to have events; its Close
+	// releases epfd.
+	epoll  *os.File
 	wakefd int // eventfd written by Close to wake the wait loop
 	cfg    Config
 	armed  uint32          // armedRead or armedWrite
@@ -48,8 +54,28 @@ func New(cfg Config) (*Poller, error) {
 		unix.Close(epfd)
 		return nil, fmt.Errorf("epoll_ctl add eventfd: %w", err)
 	}
+	// The wait loop never blocks in epoll_wait: a goroutine blocked in a
+	// system call keeps its P (the runtime's right to run Go code) until
+	// the runtime notices and takes it back, tens of microseconds to
+	// milliseconds later, and with GOMAXPROCS 1 nothing else runs
+	// meanwhile. Instead the epoll descriptor, itself pollable, waits in the
+	// runtime's poller like any socket, and the loop takes its events
+	// with epoll_wait's timeout 0.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(wakefd)
+		unix.Close(epfd)
+		return nil, fmt.Errorf("epoll nonblocking: %w", err)
+	}
+	epoll := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := epoll.SyscallConn()
+	if err != nil {
+		unix.Close(wakefd)
+		epoll.Close()
+		return nil, fmt.Errorf("epoll descriptor: %w", err)
+	}
 	p := &Poller{
 		epfd:     epfd,
+		epoll:    epoll,
 		wakefd:   wakefd,
 		cfg:      cfg,
 		armed:    armedRead,
@@ -63,7 +89,7 @@ func New(cfg Config) (*Poller, error) {
 		p.workersDone.Add(1)
 		go p.work()
 	}
-	go p.wait()
+	go p.wait(rc)
 	return p, nil
 }
 
@@ -142,7 +168,7 @@ func (p *Poller) Close() error {
 	<-p.loopDone
 	p.workersDone.Wait()
 	unix.Close(p.wakefd)
-	return unix.Close(p.epfd)
+	return p.epoll.Close()
 }
 
 // Interest sets of a registered descriptor, reported once until Resume:
@@ -152,17 +178,27 @@ const (
 	armedWrite = unix.EPOLLOUT | unix.EPOLLONESHOT
 )
 
-func (p *Poller) wait() {
+// wait is the wait loop: it takes the ready events of rc, the epoll
+// descriptor, and hands them to the workers until Close.
+func (p *Poller) wait(rc syscall.RawConn) {
 	defer close(p.loopDone)
 	defer close(p.ready)
 	events := make([]unix.EpollEvent, p.cfg.Events)
 	batch := make([]readyEvent, 0, p.cfg.Events)
-	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if err != nil {
-			if err == unix.EINTR {
-				continue
+	var n int
+	var waitErr error
+	take := func(fd uintptr) bool {
+		for {
+			n, waitErr = unix.EpollWait(int(fd), events, 0)
+			if waitErr != unix.EINTR {
+				// Done unless there was nothing: then the runtime's
+				// poller waits for the next event and calls again.
+				return n > 0 || waitErr != nil
 			}
+		}
+	}
+	for {
+		if err := rc.Read(take); err != nil || waitErr != nil {
 			return
 		}
 		batch = batch[:0]

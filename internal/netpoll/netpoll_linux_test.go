@@ -1,6 +1,8 @@
 package netpoll
 
 import (
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,3 +151,51 @@ func TestSaturatedWorkersDoNotDeadlockDel(t *testing.T) {
 type handlerFunc func(Event)
 
 func (f handlerFunc) OnReady(ev Event) { f(ev) }
+
+// TestIdleWaitIsNotASystemCall checks that an idle Poller waits in the Go
+// runtime's poller ("IO wait"), not inside a blocking epoll_wait: a
+// goroutine blocked in a system call keeps its P until the runtime takes
+// it back, and with few Ps everything else waits meanwhile.
+func TestIdleWaitIsNotASystemCall(t *testing.T) {
+	p, err := New(Config{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	a, b := socketPair(t)
+	h := make(chanHandler, 1)
+	if err := p.Add(a, h); err != nil {
+		t.Fatal(err)
+	}
+	unix.Write(b, []byte("x"))
+	expectEvent(t, h, Readable) // the loop has run at least once
+
+	deadline := time.Now().Add(10 * time.Second)
+	var state string
+	for time.Now().Before(deadline) {
+		if state = waitLoopState(t); state == "IO wait" {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("the idle wait loop is in state %q, want \"IO wait\"", state)
+}
+
+// waitLoopState returns the scheduler state of the (first) Poller wait
+// loop goroutine, as a goroutine dump prints it.
+func waitLoopState(t *testing.T) string {
+	buf := make([]byte, 1<<20)
+	dump := string(buf[:runtime.Stack(buf, true)])
+	for _, g := range strings.Split(dump, "\n\n") {
+		if !strings.Contains(g, "netpoll.(*Poller).wait(") {
+			continue
+		}
+		head, _, _ := strings.Cut(g, "\n") // goroutine 7 [IO wait]:
+		_, state, _ := strings.Cut(head, "[")
+		state, _, _ = strings.Cut(state, "]")
+		state, _, _ = strings.Cut(state, ",") // [IO wait, 2 minutes]
+		return state
+	}
+	t.Fatal("no wait loop goroutine in the dump")
+	return ""
+}

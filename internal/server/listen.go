@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -8,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -108,19 +110,17 @@ func (l *listener) OnReady(netpoll.Event) {
 	s := l.srv
 	for range maxAcceptsPerEvent {
 		var (
-			fd  int
-			sa  unix.Sockaddr
-			err error
+			fd   int
+			peer netip.AddrPort
+			err  error
 		)
-		if l.fd.Control(func(lfd uintptr) {
-			fd, sa, err = unix.Accept4(int(lfd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		}) != nil {
+		if l.fd.Control(func(lfd uintptr) { fd, peer, err = accept4(lfd) }) != nil {
 			return // closed
 		}
 		switch {
 		case err == nil:
 			l.backoff.Store(0)
-			s.handshakes.start(fd, addrPort(sa), l.web)
+			s.handshakes.start(fd, peer, l.web)
 			continue
 		case err == unix.EAGAIN:
 			l.resume()
@@ -149,14 +149,37 @@ func (l *listener) resume() {
 	}
 }
 
-// addrPort returns the address of a peer as accept4 reports it, or the
-// zero AddrPort for a family without one.
-func addrPort(sa unix.Sockaddr) netip.AddrPort {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+// accept4 accepts a connection on the listening socket lfd, non-blocking
+// and close-on-exec, and returns it with the peer's address. It parses the
+// address itself: x/sys's Accept4 asks the kernel for the socket's protocol
+// (getsockopt SO_PROTOCOL, to tell L2TP sockets apart) at every IPv4 accept
+// and allocates the address.
+func accept4(lfd uintptr) (int, netip.AddrPort, error) {
+	var rsa unix.RawSockaddrAny
+	size := uint32(unix.SizeofSockaddrAny)
+	fd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, lfd, uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&size)),
+		unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, netip.AddrPort{}, errno
+	}
+	return int(fd), addrPort(&rsa), nil
+}
+
+// addrPort returns the address in rsa, as accept4 fills it, or the zero
+// AddrPort for a family without one.
+func addrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		a := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), networkOrder(&a.Port))
+	case unix.AF_INET6:
+		a := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), networkOrder(&a.Port))
 	}
 	return netip.AddrPort{}
+}
+
+// networkOrder reads a port as the kernel stores it, in network byte order.
+func networkOrder(port *uint16) uint16 {
+	return binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(port))[:])
 }
