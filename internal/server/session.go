@@ -24,8 +24,11 @@ import (
 // session is one WebSocket connection as the server sees it: it owns the
 // descriptor and the teardown, reads and decodes the client's
 // frames, and holds the connection's outbound side (what it is sent) and
-// its room membership. It is distinct from outbound.Conn, which only
-// writes, and from rooms.Member, which is only membership.
+// its room membership. Those are outbound.Conn, which only writes, and
+// rooms.Member, which is only membership: their packages own them, and the
+// session embeds both so that an idle connection is one allocation (see
+// docs/connection-memory.md); for an anonymous client the session is also
+// its hold on the client_id (see identities).
 //
 // Every system call on the descriptor runs inside fd.Control, Read or
 // Write, so it never reaches a number that was closed and reused by
