@@ -19,8 +19,8 @@ func sinkConn(t *testing.T, p *Pool) *Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recorder{}
-	c := p.NewConn(raw, r)
+	r := &recorder{raw: raw}
+	c := p.NewConn(r)
 	r.out = c
 	c.Start()
 	t.Cleanup(c.Finish)

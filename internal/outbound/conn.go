@@ -19,6 +19,11 @@ import (
 // writes. Its methods must not block: the owner tears the connection down
 // (and calls Finish) on its own schedule.
 type Owner interface {
+	// Descriptor returns the connection's descriptor, through which every
+	// write goes: the same one at every call, for as long as the Conn is
+	// in use. (Asking the owner, which holds it anyway, keeps it out of
+	// the Conn.)
+	Descriptor() syscall.RawConn
 	// CloseWritten reports that the close frame queued by Close has been
 	// written in full, after everything queued before it.
 	CloseWritten()
@@ -33,7 +38,6 @@ type Owner interface {
 type Conn struct {
 	// Static after construction.
 	pool  *Pool
-	raw   syscall.RawConn
 	owner Owner
 
 	// closing is set under mu by the first Close or Abort; read without
@@ -45,12 +49,14 @@ type Conn struct {
 
 	// Guarded by mu. (The booleans of both groups are side by side: the
 	// struct packs into a smaller size class.)
-	mu          sync.Mutex
-	queue       [][]byte
-	queued      int // bytes in queue and pending not yet written
-	reason      protocol.Close
-	closeAt     int64 // pool clock of the first Close
-	progress    int64 // pool clock of the last write progress, or of bytes queued onto an empty queue
+	mu     sync.Mutex
+	queue  [][]byte
+	queued int    // bytes in queue and pending not yet written
+	reason string // the Label of the protocol.Close the connection closes with
+	// progress is the pool clock of the last write progress, of bytes
+	// queued onto an empty queue, or of the first Close or Abort (what a
+	// closing connection is timed from); it never goes back.
+	progress    int64
 	lastFlush   int64 // pool clock of the last flush start
 	scheduled   bool  // owned by a writer: see the package documentation
 	closeQueued bool  // a close frame is at the end of queue or pending
@@ -63,8 +69,10 @@ type Conn struct {
 	greetPending bool     // pending[head] is the greeting
 	closePending bool     // the close frame is the last entry of pending
 	pending      [][]byte // frames taken from queue and not yet written in full, from head
-	head         int
-	off          int // bytes of pending[head] already written
+	// head and off are 32 bits (a queue holds fewer frames, and a frame
+	// fewer bytes): a Conn embedded in its owner fits a smaller size class.
+	head int32
+	off  int32 // bytes of pending[head] already written
 }
 
 var _ netpoll.Handler = (*Conn)(nil)
@@ -109,7 +117,7 @@ func (c *Conn) enqueue(frame []byte, now int64) (queued bool, due int64, start b
 		return false, 0, c.closeLocked(protocol.CloseSlowConsumer, true, now)
 	}
 	if c.queued == 0 {
-		c.progress = now
+		c.progress = max(c.progress, now)
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
@@ -146,17 +154,14 @@ func (c *Conn) close(reason protocol.Close, drop bool, now int64) (began, start 
 // schedule the connection.
 func (c *Conn) closeLocked(reason protocol.Close, drop bool, now int64) (start bool) {
 	c.closing.Store(true)
-	c.reason = reason
-	c.closeAt = now
+	c.reason = reason.Label
+	c.progress = max(c.progress, now)
 	if drop {
 		c.dropQueueLocked()
 	}
 	frame := reason.Frame()
 	if frame == nil {
 		return false
-	}
-	if c.queued == 0 {
-		c.progress = now
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
@@ -189,16 +194,18 @@ func (c *Conn) Abort(reason protocol.Close) {
 	defer c.mu.Unlock()
 	if !c.closing.Load() {
 		c.closing.Store(true)
-		c.reason = reason
-		c.closeAt = c.pool.Clock()
+		c.reason = reason.Label
+		c.progress = max(c.progress, c.pool.Clock())
 	}
 }
 
 // Closing reports whether Close or Abort was called.
 func (c *Conn) Closing() bool { return c.closing.Load() }
 
-// Reason returns why the connection is closing; the zero Close before it is.
-func (c *Conn) Reason() protocol.Close {
+// Reason returns why the connection is closing, the Label of its
+// protocol.Close (only the label is kept: the code and text are in the
+// close frame); "" before it is.
+func (c *Conn) Reason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reason
@@ -222,7 +229,7 @@ func (c *Conn) Stalled(now int64) bool {
 		return false
 	}
 	if c.closing.Load() {
-		return now-max(c.closeAt, c.progress) > int64(CloseWriteTimeout)
+		return now-c.progress > int64(CloseWriteTimeout)
 	}
 	return now-c.progress > int64(c.pool.cfg.WriteTimeout)
 }
@@ -262,7 +269,7 @@ func (c *Conn) Finish() {
 	c.queued = 0
 	c.mu.Unlock()
 	if c.everArmed.Load() {
-		c.raw.Control(func(fd uintptr) { c.pool.writable.Del(int(fd)) })
+		c.owner.Descriptor().Control(func(fd uintptr) { c.pool.writable.Del(int(fd)) })
 	}
 	c.pool.conns.Add(-1)
 }
@@ -293,9 +300,9 @@ func (c *Conn) fail(err error) {
 	c.mu.Lock()
 	if !c.closing.Load() {
 		c.closing.Store(true)
-		c.reason = protocol.CloseWriteError
+		c.reason = protocol.CloseWriteError.Label
 		if errors.Is(err, errPanicked) {
-			c.reason = protocol.ClosePanic
+			c.reason = protocol.ClosePanic.Label
 		}
 	}
 	finished := c.finished
@@ -324,9 +331,9 @@ func (c *Conn) take(now int64) bool {
 		c.closePending = true
 	}
 	switch {
-	case c.head == len(c.pending):
+	case int(c.head) == len(c.pending):
 		c.pending, c.head = c.pending[:0], 0
-	case c.head > len(c.pending)/2:
+	case int(c.head) > len(c.pending)/2:
 		n := copy(c.pending, c.pending[c.head:])
 		clear(c.pending[n:])
 		c.pending, c.head = c.pending[:n], 0
@@ -353,12 +360,13 @@ func (c *Conn) flush(w *scratch) {
 	if !c.take(now) {
 		return
 	}
-	if c.head == len(c.pending) {
-		c.release(0, now)
+	if int(c.head) == len(c.pending) {
+		c.release(0, now, false)
 		return
 	}
 	n, err := c.write(w)
 	p.writes.Add(1)
+	greeting := c.greetPending
 	frames, bytes := c.advance(n)
 	if frames > 0 {
 		p.cfg.Metrics.MessagesDelivered.Add(float64(frames))
@@ -369,7 +377,7 @@ func (c *Conn) flush(w *scratch) {
 	switch {
 	case err != nil && err != unix.EAGAIN:
 		c.fail(err)
-	case c.head < len(c.pending):
+	case int(c.head) < len(c.pending):
 		// The socket buffer is full: wait for room without holding a
 		// writer. Arming is the last thing done with c, since the report
 		// may hand it to another writer at once.
@@ -378,7 +386,9 @@ func (c *Conn) flush(w *scratch) {
 		c.wrote(n, now)
 		c.owner.CloseWritten()
 	default:
-		c.release(n, now)
+		// The buffers of the write that took the greeting (the connect
+		// burst) go at once: most connections then only listen.
+		c.release(n, now, greeting)
 	}
 }
 
@@ -408,7 +418,7 @@ func (c *Conn) write(w *scratch) (int, error) {
 			w.iovs = append(w.iovs, rest[:min(len(rest), maxIovecs-1)]...)
 		}
 	}
-	err := c.raw.Write(w.writeFn)
+	err := c.owner.Descriptor().Write(w.writeFn)
 	clear(w.iovs)
 	w.iovs = w.iovs[:0]
 	if err != nil {
@@ -422,9 +432,9 @@ func (c *Conn) write(w *scratch) (int, error) {
 func (c *Conn) advance(n int) (frames int, bytes int) {
 	bytes = n
 	for n > 0 {
-		left := len(c.pending[c.head]) - c.off
+		left := len(c.pending[c.head]) - int(c.off)
 		if n < left {
-			c.off += n
+			c.off += int32(n)
 			break
 		}
 		n -= left
@@ -450,7 +460,7 @@ func (c *Conn) wrote(n int, now int64) {
 func (c *Conn) wroteLocked(n int, now int64) {
 	c.queued -= n
 	if n > 0 {
-		c.progress = now
+		c.progress = max(c.progress, now)
 	}
 }
 
@@ -458,7 +468,7 @@ func (c *Conn) armWritable(n int, now int64) {
 	c.wrote(n, now)
 	c.everArmed.Store(true)
 	var err error
-	if cerr := c.raw.Control(func(fd uintptr) {
+	if cerr := c.owner.Descriptor().Control(func(fd uintptr) {
 		if err = c.pool.writable.Resume(int(fd)); err != nil {
 			err = c.pool.writable.Add(int(fd), c)
 		}
@@ -472,17 +482,19 @@ func (c *Conn) armWritable(n int, now int64) {
 
 // release ends a flush that wrote everything pending, n bytes at now: c
 // is handed to a writer again if something was queued since take, else
-// its scheduling ends.
-func (c *Conn) release(n int, now int64) {
-	reschedule, due := c.unschedule(n, now)
+// its scheduling ends. With drop set the buffers are released rather than
+// kept for the next flush.
+func (c *Conn) release(n int, now int64, drop bool) {
+	reschedule, due := c.unschedule(n, now, drop)
 	if reschedule {
 		c.pool.schedule(c, due, c.pool.Clock())
 	}
 }
 
 // unschedule accounts the n bytes written (see wrote) and decides, under
-// one hold of the lock, whether c is scheduled again.
-func (c *Conn) unschedule(n int, now int64) (reschedule bool, due int64) {
+// one hold of the lock, whether c is scheduled again; see release for
+// drop.
+func (c *Conn) unschedule(n int, now int64, drop bool) (reschedule bool, due int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.wroteLocked(n, now)
@@ -492,7 +504,7 @@ func (c *Conn) unschedule(n int, now int64) (reschedule bool, due int64) {
 	}
 	// Everything pending was written (advance cleared the entries).
 	c.pending, c.head, c.off = c.pending[:0], 0, 0
-	if cap(c.pending) > maxRetainedQueue {
+	if drop || cap(c.pending) > maxRetainedQueue {
 		c.pending = nil
 	}
 	if len(c.queue) > 0 {
@@ -502,7 +514,7 @@ func (c *Conn) unschedule(n int, now int64) (reschedule bool, due int64) {
 		return true, now + c.pool.coalesce.Load()
 	}
 	c.scheduled = false
-	if cap(c.queue) > maxRetainedQueue {
+	if drop || cap(c.queue) > maxRetainedQueue {
 		c.queue = nil
 	}
 	return false, 0

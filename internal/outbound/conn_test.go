@@ -33,12 +33,14 @@ func newTestPool(t *testing.T, cfg Config) *Pool {
 // server's session would.
 type recorder struct {
 	conn                net.Conn
+	raw                 syscall.RawConn
 	out                 *Conn
 	closeWritten, fails atomic.Int32
 }
 
-func (r *recorder) CloseWritten() { r.closeWritten.Add(1); r.out.Finish(); r.conn.Close() }
-func (r *recorder) WriteFailed()  { r.fails.Add(1); r.out.Finish(); r.conn.Close() }
+func (r *recorder) Descriptor() syscall.RawConn { return r.raw }
+func (r *recorder) CloseWritten()               { r.closeWritten.Add(1); r.out.Finish(); r.conn.Close() }
+func (r *recorder) WriteFailed()                { r.fails.Add(1); r.out.Finish(); r.conn.Close() }
 
 // pair returns an outbound conn on the server side of a loopback TCP
 // connection and the client side, whose receive buffer is small so that
@@ -66,8 +68,8 @@ func pair(t *testing.T, p *Pool) (*Conn, *recorder, net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recorder{conn: server}
-	r.out = p.NewConn(raw, r)
+	r := &recorder{conn: server, raw: raw}
+	r.out = p.NewConn(r)
 	t.Cleanup(func() { client.Close(); server.Close() })
 	return r.out, r, client
 }
@@ -125,8 +127,8 @@ func TestSlowConsumerKeepsGreetingAndGets4001(t *testing.T) {
 			t.Fatal("the bound never closed the connection")
 		}
 	}
-	if !c.Closing() || c.Reason() != protocol.CloseSlowConsumer {
-		t.Fatalf("closing %v with %+v, want slow consumer", c.Closing(), c.Reason())
+	if !c.Closing() || c.Reason() != protocol.CloseSlowConsumer.Label {
+		t.Fatalf("closing %v with %q, want slow consumer", c.Closing(), c.Reason())
 	}
 	c.Start()
 	client.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -170,10 +172,41 @@ func TestWriteFailureIsReported(t *testing.T) {
 		c.Send(textFrame('f', 100), p.Clock())
 		return r.fails.Load() == 1
 	})
-	if c.Reason() != protocol.CloseWriteError {
-		t.Fatalf("reason %+v, want write error", c.Reason())
+	if c.Reason() != protocol.CloseWriteError.Label {
+		t.Fatalf("reason %q, want write error", c.Reason())
 	}
 	if got := testutil.ToFloat64(p.cfg.Metrics.Panics); got != 0 {
 		t.Fatalf("%v panics", got)
+	}
+}
+
+// The write that takes the greeting (the connect burst: handshake answer,
+// welcome, join notice) releases the queue's arrays, so that a connection
+// that then only listens holds none; a later frame is still delivered.
+func TestGreetingWriteReleasesBuffers(t *testing.T) {
+	p := newTestPool(t, Config{Writers: 1, MaxCoalesce: -1})
+	c, _, client := pair(t, p)
+	c.SendGreeting([]byte("HTTP/1.1 101 Switching Protocols\r\n\r\n"))
+	for i := range 3 {
+		c.Send(textFrame(byte('a'+i), 10), p.Clock())
+	}
+	c.Start()
+	held := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.scheduled || c.queue != nil || c.pending != nil
+	}
+	testkit.WaitFor(t, "the burst written and its buffers released", func() bool { return !held() })
+	c.Send(textFrame('z', 10), p.Clock())
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	head := make([]byte, len("HTTP/1.1 101 Switching Protocols\r\n\r\n"))
+	if _, err := io.ReadFull(client, head); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []byte("abcz") {
+		f, err := testkit.ReadFrame(client)
+		if err != nil || len(f.Payload) != 10 || f.Payload[0] != want {
+			t.Fatalf("got %q, %v; want ten %q", f.Payload, err, want)
+		}
 	}
 }

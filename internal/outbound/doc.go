@@ -36,15 +36,17 @@
 // Ownership: exactly one writer owns a connection while it is scheduled
 // (queued for a writer, waiting in the timing wheel, being flushed or
 // waiting for writability); the Owner of a connection (the server's session)
-// owns its teardown and is told, from the writer, when the close frame has
-// been written or a write failed.
+// owns its descriptor (Owner.Descriptor, which every write goes through)
+// and its teardown, and is told, from the writer, when the close frame has
+// been written or a write failed. A Conn may be embedded in its owner
+// (Pool.InitConn), so that a connection's state is one allocation.
 //
 // Lock order: Conn.mu is a leaf: nothing else is locked while it is held.
 //
 // Usage:
 //
 //	p, err := outbound.New(outbound.Config{Metrics: m})
-//	c := p.NewConn(rawConn, owner)
+//	c := p.NewConn(owner)                  // owner.Descriptor() is written to
 //	c.Start()                              // after the greeting, if any
 //	c.Send(frame, p.Clock())               // never blocks
 //	c.Close(protocol.CloseShutdown, false) // close frame after what is queued

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -82,15 +81,24 @@ func (p *Pool) Close() error {
 	return err
 }
 
-// NewConn makes the outbound side of a connection; raw is its
-// syscall.RawConn, through which every write goes. owner is told when its
-// close frame is written or a write fails. What is queued waits until
-// Start, so that the greeting and the first frames leave in one write.
-func (p *Pool) NewConn(raw syscall.RawConn, owner Owner) *Conn {
-	p.conns.Add(1)
-	c := &Conn{pool: p, raw: raw, owner: owner, scheduled: true}
-	c.progress = p.Clock()
+// NewConn makes the outbound side of a connection, which writes to
+// owner's descriptor (Owner.Descriptor). owner is told when its close
+// frame is written or a write fails. What is queued waits until Start, so
+// that the greeting and the first frames leave in one write.
+func (p *Pool) NewConn(owner Owner) *Conn {
+	c := new(Conn)
+	p.InitConn(c, owner)
 	return c
+}
+
+// InitConn is NewConn for a Conn the caller allocated, so that the
+// connection's other state can share its allocation (a Conn embedded in
+// the owner): c must be the zero Conn, and must not be copied or reused
+// afterwards.
+func (p *Pool) InitConn(c *Conn, owner Owner) {
+	p.conns.Add(1)
+	c.pool, c.owner, c.scheduled = p, owner, true
+	c.progress = p.Clock()
 }
 
 // pace sets the coalescing interval from the load, every paceTick until

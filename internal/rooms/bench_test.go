@@ -30,8 +30,8 @@ func sinkRoom(tb testing.TB, n int) (*bench, []*Member, []*outbound.Conn) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		o := &owner{}
-		o.out = b.pool.NewConn(raw, o)
+		o := &owner{raw: raw}
+		o.out = b.pool.NewConn(o)
 		m, err := b.reg.Join(JoinRequest{ClientID: fmt.Sprint(i), Room: "bench", Since: NoResume, Extended: true, Out: o.out})
 		if err != nil {
 			tb.Fatal(err)

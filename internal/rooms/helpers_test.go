@@ -51,10 +51,12 @@ func newBench(t testing.TB, cfg Config, ocfg outbound.Config) *bench {
 type owner struct {
 	out  *outbound.Conn
 	conn net.Conn
+	raw  syscall.RawConn
 }
 
-func (o *owner) CloseWritten() { o.out.Finish(); o.conn.Close() }
-func (o *owner) WriteFailed()  { o.out.Finish(); o.conn.Close() }
+func (o *owner) Descriptor() syscall.RawConn { return o.raw }
+func (o *owner) CloseWritten()               { o.out.Finish(); o.conn.Close() }
+func (o *owner) WriteFailed()                { o.out.Finish(); o.conn.Close() }
 
 // peer is the far end of a member's connection: it reads and decodes every
 // frame written to it.
@@ -79,8 +81,8 @@ func (b *bench) connect(t testing.TB) *peer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &owner{conn: server}
-	o.out = b.pool.NewConn(raw, o)
+	o := &owner{conn: server, raw: raw}
+	o.out = b.pool.NewConn(o)
 	p := &peer{out: o.out, frames: make(chan ws.Frame, 1<<14)}
 	go func() {
 		defer close(p.frames)

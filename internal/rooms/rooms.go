@@ -81,21 +81,22 @@ type room struct {
 
 // Member is one client's membership of a room.
 type Member struct {
-	// Static after Join.
-	id       string
-	extended bool
-	out      *outbound.Conn
-	room     *room
+	// Static after Join (extended too, at the end, where it packs with
+	// index).
+	id   string
+	out  *outbound.Conn
+	room *room
 
 	// failed tells the member a message of its was not ordered; it is
 	// made at the member's first message (most members of a large room
 	// never send one). Guarded by room.mu.
 	failed func(error)
 
-	index int // position in room.members, -1 once left; guarded by room.mu
 	// typingAt is the clock before which the member's typing is not
 	// forwarded again; guarded by room.mu.
 	typingAt int64
+	index    int32 // position in room.members, -1 once left; guarded by room.mu
+	extended bool
 }
 
 // ID returns the member's client id.
@@ -158,6 +159,11 @@ type JoinRequest struct {
 	Extended bool
 	// Out receives the member's frames.
 	Out *outbound.Conn
+	// Member, when set, is the zero Member that Join fills in and returns,
+	// so that a caller may keep it in the same allocation as the rest of
+	// the connection's state; it must not be copied or reused afterwards.
+	// Nil has Join allocate one.
+	Member *Member
 }
 
 // Join adds a client's connection to a room and queues its welcome, the
@@ -185,7 +191,11 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	}()
 	defer rm.mu.Unlock()
 	r.hook("join")
-	m := &Member{id: req.ClientID, extended: req.Extended, out: req.Out, room: rm, index: len(rm.members)}
+	m := req.Member
+	if m == nil {
+		m = new(Member)
+	}
+	*m = Member{id: req.ClientID, extended: req.Extended, out: req.Out, room: rm, index: int32(len(rm.members))}
 	rm.members = append(rm.members, m)
 	rm.ids[m.id]++
 	added = m

@@ -344,3 +344,36 @@ func TestPanickedJoinLeavesNothing(t *testing.T) {
 		t.Fatalf("welcome after a panicked join: %d members %q, want a and c", w.MemberCount, w.Members)
 	}
 }
+
+// A member the caller allocated (JoinRequest.Member) is the one Join fills
+// in and returns, and it works as one Join made: it gets the room's
+// messages and its leave is announced.
+func TestJoinFillsCallersMember(t *testing.T) {
+	b := newBench(t, Config{}, outbound.Config{})
+	_, pa := b.join(t, "ana", "general", NoResume, "")
+	pa.expectType(t, protocol.TypeWelcome)
+	pa.expectType(t, protocol.TypeConnection)
+	pb := b.connect(t)
+	var own Member
+	bob, err := b.reg.Join(JoinRequest{ClientID: "bob", Room: "general", Since: NoResume, Extended: true, Out: pb.out, Member: &own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb.out.Start()
+	if bob != &own || own.ID() != "bob" {
+		t.Fatalf("Join returned %p (id %q), want the caller's %p", bob, bob.ID(), &own)
+	}
+	pb.expectType(t, protocol.TypeWelcome)
+	pb.expectType(t, protocol.TypeConnection)
+	pa.expectType(t, protocol.TypeConnection)
+	b.reg.Publish(&own, []byte("hi"), time.Now())
+	for _, p := range []*peer{pa, pb} {
+		if m := p.expectType(t, protocol.TypeMessage); m.ClientID != "bob" || m.Message != "hi" {
+			t.Fatalf("message %+v", m)
+		}
+	}
+	b.reg.Leave(&own)
+	if n := pa.expectType(t, protocol.TypeDisconnection); n.ClientID != "bob" {
+		t.Fatalf("leave notice %+v", n)
+	}
+}

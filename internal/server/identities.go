@@ -34,71 +34,81 @@ type identities struct {
 	srv  *Server
 	wait int64 // Config.ReplaceWait, in pool clock units
 
-	mu     sync.Mutex
-	claims map[identityKey]*claim // guarded by mu
+	mu    sync.Mutex
+	rooms map[string]*heldRoom // guarded by mu
 }
 
-type identityKey struct{ room, id string }
-
-// claim is one connection's hold on its client_id in its room, from the
-// upgrade's checks until its session ends.
-type claim struct {
-	key  identityKey // static
-	sess *session    // nil until the session is attached; guarded by identities.mu
+// heldRoom is the client_ids held in one room, each by its session, from
+// the upgrade's checks until the session ends: the hold is the session
+// itself, made by acquire and attached later (session.held says when).
+type heldRoom struct {
+	name    string              // static; the room's name, shared by its sessions
+	holders map[string]*session // by client_id; guarded by identities.mu
 }
 
 var duplicateRefusal = &refusal{status: http.StatusConflict, label: metrics.UpgradeDuplicateClientID,
 	reason: "client_id already connected in this room"}
 
 func newIdentities(s *Server) *identities {
-	return &identities{srv: s, wait: int64(s.cfg.ReplaceWait), claims: make(map[identityKey]*claim)}
+	return &identities{srv: s, wait: int64(s.cfg.ReplaceWait), rooms: make(map[string]*heldRoom)}
 }
 
 // acquire takes the client_id id in room for a new connection, replacing a
-// holder that may be replaced, or returns the refusal. With take false it
-// only says whether it would succeed (probing the holder all the same), for
-// a plain GET that asks what an upgrade would get.
-func (is *identities) acquire(room, id string, take bool) (*claim, *refusal) {
-	key := identityKey{room, id}
+// holder that may be replaced, and returns the new connection's session
+// (to be attached), or returns the refusal. With take false it only says
+// whether it would succeed (probing the holder all the same), for a plain
+// GET that asks what an upgrade would get.
+func (is *identities) acquire(room, id string, take bool) (*session, *refusal) {
 	now := is.srv.pool.Clock()
 	is.mu.Lock()
-	var victim *session
-	if old := is.claims[key]; old != nil {
-		if old.sess == nil || !old.sess.replaceableLocked(now, is.wait) {
-			is.mu.Unlock()
-			return nil, duplicateRefusal
-		}
-		victim = old.sess
+	hr := is.rooms[room]
+	var old *session
+	if hr != nil {
+		old = hr.holders[id]
+	}
+	if old != nil && (!old.held || !old.replaceableLocked(now, is.wait)) {
+		is.mu.Unlock()
+		return nil, duplicateRefusal
 	}
 	if !take {
 		is.mu.Unlock()
 		return nil, nil
 	}
-	c := &claim{key: key}
-	is.claims[key] = c
+	if hr == nil {
+		hr = &heldRoom{name: room, holders: make(map[string]*session)}
+		is.rooms[room] = hr
+	}
+	s := &session{id: id, hold: hr}
+	hr.holders[id] = s
 	is.mu.Unlock()
-	if victim != nil {
-		victim.closeWith(protocol.CloseReplaced)
+	if old != nil {
+		old.closeWith(protocol.CloseReplaced)
 		// Out of the room before the newcomer joins, even when the victim
 		// was already closing (its teardown may not have reached the room).
-		victim.leave()
+		old.leave()
 	}
-	return c, nil
+	return s, nil
 }
 
-// bind records that c's connection is the session s.
-func (is *identities) bind(c *claim, s *session) {
+// bind records that s, made by acquire, is attached.
+func (is *identities) bind(s *session) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	c.sess = s
+	s.held = true
 }
 
-// release gives up c, unless a newcomer has taken its name already.
-func (is *identities) release(c *claim) {
+// release gives up s's client_id, unless a newcomer has taken it already,
+// and forgets a room where nothing is held any more.
+func (is *identities) release(s *session) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	if is.claims[c.key] == c {
-		delete(is.claims, c.key)
+	hr := s.hold
+	if hr.holders[s.id] != s {
+		return
+	}
+	delete(hr.holders, s.id)
+	if len(hr.holders) == 0 {
+		delete(is.rooms, hr.name)
 	}
 }
 

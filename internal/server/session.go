@@ -2,8 +2,10 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -22,8 +24,11 @@ import (
 // session is one WebSocket connection as the server sees it: it owns the
 // descriptor and the teardown, reads and decodes the client's
 // frames, and holds the connection's outbound side (what it is sent) and
-// its room membership. It is distinct from outbound.Conn, which only
-// writes, and from rooms.Member, which is only membership.
+// its room membership. Those are outbound.Conn, which only writes, and
+// rooms.Member, which is only membership: their packages own them, and the
+// session embeds both so that an idle connection is one allocation (see
+// docs/connection-memory.md); for an anonymous client the session is also
+// its hold on the client_id (see identities).
 //
 // Every system call on the descriptor runs inside fd.Control, Read or
 // Write, so it never reaches a number that was closed and reused by
@@ -32,12 +37,14 @@ type session struct {
 	// Static after attach.
 	srv      *Server
 	fd       netpoll.FD // closed by finish; the outbound side writes through it
-	id       string
-	out      *outbound.Conn
-	member   *rooms.Member // nil when the join was refused (shutdown)
-	expires  int64         // pool clock when the token expires, 0 for none
-	claim    *claim        // the anonymous client_id's hold; nil with tokens
-	extended bool          // the client offered chat.v1
+	id       string     // the client_id
+	hold     *heldRoom  // where an anonymous session holds its client_id (see identities); nil with tokens
+	expires  int64      // pool clock when the token expires, 0 for none
+	extended bool       // the client offered chat.v1
+
+	// held is set once an anonymous session holds its client_id in the
+	// identities (see identities.bind); guarded by identities.mu.
+	held bool
 
 	index int32 // position in sessions.list; guarded by sessions.mu
 
@@ -65,6 +72,13 @@ type session struct {
 	readMu  sync.Mutex
 	dec     wsframe.Decoder // guarded by readMu
 	limiter *rate.Limiter   // made at the first frame: most clients mostly listen; guarded by readMu
+
+	// The connection's outbound side and its membership, in the session's
+	// allocation: one object per connection. out is initialised by attach
+	// (its own fields say who owns them); member is filled in by the join
+	// and valid once flagJoined is set (see membership).
+	out    outbound.Conn
+	member rooms.Member
 }
 
 // Bits of session.flags.
@@ -77,7 +91,20 @@ const (
 	flagPeerClosed
 	flagLeft     // the member has left its room
 	flagFinished // torn down
+	flagJoined   // member is the session's membership: the join was not refused
 )
+
+// membership returns the session's room membership, nil when the join was
+// refused (shutdown).
+func (s *session) membership() *rooms.Member {
+	if !s.is(flagJoined) {
+		return nil
+	}
+	return &s.member
+}
+
+// Descriptor returns the descriptor, for the outbound side's writes.
+func (s *session) Descriptor() syscall.RawConn { return &s.fd }
 
 // is reports whether flag is set.
 func (s *session) is(flag uint32) bool { return s.flags.Load()&flag != 0 }
@@ -124,7 +151,8 @@ func read(fd *netpoll.FD, rs *readScratch) (n int, err error) {
 // first frames, decodes what the client already sent (early) and has the
 // poller watch the descriptor. registered says whether the descriptor is
 // already in the poller (the handshake put it there). A reservation was
-// taken for the connection.
+// taken for the connection, and for an anonymous one its client_id
+// (req.held, the session to fill in).
 func (s *Server) attach(fd int, req wsRequest, greeting, early []byte, registered bool) error {
 	// A chat.v1 client's frame may be a message command, whose JSON
 	// envelope and escapes take more than its text: the text's limit is
@@ -133,10 +161,14 @@ func (s *Server) attach(fd int, req wsRequest, greeting, early []byte, registere
 	if req.extended {
 		maxFrame = protocol.CommandFrameLimit(maxFrame)
 	}
-	sess := &session{srv: s, id: req.clientID, extended: req.extended,
-		expires: req.expires, claim: req.claim, dec: wsframe.Decoder{MaxMessage: maxFrame}}
+	sess := req.held
+	if sess == nil {
+		sess = &session{id: req.clientID}
+	}
+	sess.srv, sess.extended, sess.expires = s, req.extended, req.expires
+	sess.dec = wsframe.Decoder{MaxMessage: int32(min(maxFrame, math.MaxInt32))}
 	sess.fd.Init(fd)
-	sess.out = s.pool.NewConn(&sess.fd, sess)
+	s.pool.InitConn(&sess.out, sess)
 	if greeting != nil {
 		sess.out.SendGreeting(greeting)
 	}
@@ -144,22 +176,24 @@ func (s *Server) attach(fd int, req wsRequest, greeting, early []byte, registere
 	joined := false
 	defer func() {
 		if !joined { // Join panicked: give back what attach took
-			if sess.claim != nil {
-				s.identities.release(sess.claim)
+			if req.held != nil {
+				s.identities.release(sess)
 			}
 			sess.out.Finish()
 			sess.fd.Close()
 			s.sessions.unreserve()
 		}
 	}()
-	var err error
-	sess.member, err = s.rooms.Join(rooms.JoinRequest{ClientID: req.clientID, Room: req.room, Since: req.since,
-		Epoch: req.epoch, Extended: req.extended, Out: sess.out})
+	_, err := s.rooms.Join(rooms.JoinRequest{ClientID: req.clientID, Room: req.room, Since: req.since,
+		Epoch: req.epoch, Extended: req.extended, Out: &sess.out, Member: &sess.member})
 	joined = true
-	if sess.claim != nil {
+	if err == nil {
+		sess.set(flagJoined)
+	}
+	if req.held != nil {
 		// Bound once the member exists: a newcomer replacing this session
 		// takes its member out of the room.
-		s.identities.bind(sess.claim, sess)
+		s.identities.bind(sess)
 	}
 	s.metrics.ConnectionsOpened.Inc()
 	if !s.sessions.add(sess) || err != nil {
@@ -325,8 +359,8 @@ func (s *session) handle(op ws.OpCode, payload []byte, received time.Time) {
 		}
 		m.MessagesReceived.Inc()
 		m.ReceivedBytes.Add(float64(len(payload)))
-		if s.member != nil {
-			s.srv.rooms.Publish(s.member, payload, received)
+		if m := s.membership(); m != nil {
+			s.srv.rooms.Publish(m, payload, received)
 		}
 	case ws.OpPing:
 		s.out.Send(protocol.Frame(ws.OpPong, payload), s.srv.pool.Clock())
@@ -352,13 +386,14 @@ func (s *session) command(cmd protocol.Command, problem string, size int, receiv
 		m.Commands.WithLabelValues(string(metrics.CommandMessage)).Inc()
 		m.MessagesReceived.Inc()
 		m.ReceivedBytes.Add(float64(size))
-		if s.member == nil {
+		m := s.membership()
+		if m == nil {
 			return
 		}
 		if cmd.ID == "" {
-			s.srv.rooms.Publish(s.member, []byte(cmd.Text), received)
+			s.srv.rooms.Publish(m, []byte(cmd.Text), received)
 		} else {
-			s.srv.rooms.PublishID(s.member, []byte(cmd.Text), cmd.ID, received)
+			s.srv.rooms.PublishID(m, []byte(cmd.Text), cmd.ID, received)
 		}
 	case protocol.CommandPing:
 		m.Commands.WithLabelValues(string(metrics.CommandPing)).Inc()
@@ -366,8 +401,8 @@ func (s *session) command(cmd protocol.Command, problem string, size int, receiv
 			s.srv.pool.Clock())
 	case protocol.CommandTyping:
 		m.Commands.WithLabelValues(string(metrics.CommandTyping)).Inc()
-		if s.member != nil {
-			s.srv.rooms.Typing(s.member)
+		if m := s.membership(); m != nil {
+			s.srv.rooms.Typing(m)
 		}
 	}
 }
@@ -416,7 +451,8 @@ func (s *session) closeWith(reason protocol.Close) {
 // leave takes the member out of its room, once. A Leave that panicked
 // did not count: teardown tries again.
 func (s *session) leave() {
-	if s.member == nil || !s.set(flagLeft) {
+	m := s.membership()
+	if m == nil || !s.set(flagLeft) {
 		return
 	}
 	left := false
@@ -425,7 +461,7 @@ func (s *session) leave() {
 			s.flags.And(^flagLeft)
 		}
 	}()
-	s.srv.rooms.Leave(s.member)
+	s.srv.rooms.Leave(m)
 	left = true
 }
 
@@ -446,7 +482,7 @@ func (s *session) peerClose() {
 // so that the peer reads everything queued before the close frame rather
 // than a reset.
 func (s *session) CloseWritten() {
-	if s.out.Reason().Label == protocol.CloseNormal.Label || s.is(flagPeerClosed) {
+	if s.out.Reason() == protocol.CloseNormal.Label || s.is(flagPeerClosed) {
 		s.finish()
 		return
 	}
@@ -509,18 +545,18 @@ func (s *session) finish() {
 	// given up only after the member has left (deferred calls run last in,
 	// first out), so that a newcomer with it never joins beside the old
 	// member, which would hide both the leave and the join notice.
-	if s.claim != nil {
-		defer srv.identities.release(s.claim)
+	if s.hold != nil {
+		defer srv.identities.release(s)
 	}
 	defer s.leaveAtTeardown()
 	s.fd.Close()
 	reason := s.out.Reason()
-	if reason.Label == "" {
-		reason = protocol.ClosePeerGone
+	if reason == "" {
+		reason = protocol.ClosePeerGone.Label
 	}
-	srv.metrics.ConnectionsClosed.WithLabelValues(reason.Label).Inc()
+	srv.metrics.ConnectionsClosed.WithLabelValues(reason).Inc()
 	if ce := srv.log.Check(zap.DebugLevel, "disconnected"); ce != nil {
-		ce.Write(zap.String("client_id", s.id), zap.String("reason", reason.Label))
+		ce.Write(zap.String("client_id", s.id), zap.String("reason", reason))
 	}
 	srv.sessions.remove(s)
 }

@@ -40,7 +40,7 @@ type wsRequest struct {
 
 	addr    netip.Addr // the client's address, for logs (realip)
 	expires int64      // pool clock at which the token expires; 0 without tokens
-	claim   *claim     // the hold on the client_id of an anonymous connection
+	held    *session   // an anonymous connection's hold on its client_id: its session, to be attached
 }
 
 // refusal is why a WebSocket request is refused: the HTTP status and the
@@ -171,8 +171,8 @@ func (s *Server) upgrade(h *handshake, head, rest []byte) {
 		if reserved {
 			s.sessions.unreserve()
 		}
-		if req.claim != nil {
-			s.identities.release(req.claim)
+		if req.held != nil {
+			s.identities.release(req.held)
 		}
 		if ref == nil {
 			ref = &refusal{label: metrics.UpgradeBadHandshake}
@@ -355,8 +355,8 @@ func (s *Server) reserve() *refusal {
 // claim, when its upgrade fails.
 func (s *Server) unadmit(req *wsRequest) {
 	s.sessions.unreserve()
-	if req.claim != nil {
-		s.identities.release(req.claim)
+	if req.held != nil {
+		s.identities.release(req.held)
 	}
 }
 
@@ -394,8 +394,8 @@ func (s *Server) claim(req *wsRequest, take bool) *refusal {
 	if s.identities == nil {
 		return nil
 	}
-	c, ref := s.identities.acquire(req.room, req.clientID, take)
-	req.claim = c
+	held, ref := s.identities.acquire(req.room, req.clientID, take)
+	req.held = held
 	return ref
 }
 

@@ -41,13 +41,14 @@ const retainLimit = 512
 // of any size; set MaxMessage. A Decoder must not be used concurrently.
 type Decoder struct {
 	// MaxMessage is the largest message payload accepted, in bytes, after
-	// reassembly of fragments. Zero means no limit.
-	MaxMessage int
+	// reassembly of fragments. Zero means no limit. (32 bits keep a
+	// Decoder, held by every connection, at 16 bytes.)
+	MaxMessage int32
 
-	bufs    *buffers // made at the first partial frame or fragment: most connections send whole frames or nothing
 	fragOp  ws.OpCode
 	inFrag  bool
 	stopped bool
+	bufs    *buffers // made at the first partial frame or fragment: most connections send whole frames or nothing
 }
 
 // buffers is what a Decoder keeps between calls.
