@@ -102,7 +102,6 @@ type presence struct {
 	done                      chan struct{}  // closed when run returns
 	incs                      atomic.Uint64  // the last Inc given
 	lose                      atomic.Bool    // drop the next delta (set by tests only)
-	stopOnce                  sync.Once
 
 	mu    sync.Mutex
 	dirty []*roomPresence // rooms with changes to flush; guarded by mu
@@ -294,15 +293,14 @@ func (p *presence) reconnected() {
 }
 
 // halt stops the loop, and says goodbye when bye is set; it returns once
-// the loop has returned.
+// the loop has returned. It is called once (by Broker.close, under its
+// sync.Once).
 func (p *presence) halt(bye bool) {
-	p.stopOnce.Do(func() {
-		close(p.stop)
-		<-p.done
-		if bye {
-			p.send(p.nodeSubj, &wire{Type: msgBye, Node: p.node})
-		}
-	})
+	close(p.stop)
+	<-p.done
+	if bye {
+		p.send(p.nodeSubj, &wire{Type: msgBye, Node: p.node})
+	}
 }
 
 // run is the presence loop: it applies the other nodes' messages, flushes
