@@ -197,17 +197,19 @@ func (r *Registry) Join(req JoinRequest) (*Member, error) {
 	}
 	*m = Member{id: req.ClientID, extended: req.Extended, out: req.Out, room: rm, index: int32(len(rm.members))}
 	rm.members = append(rm.members, m)
-	rm.ids[m.id]++
+	conns := rm.ids[m.id] + 1
+	rm.ids[m.id] = conns
 	added = m
-	first := rm.ids[m.id] == 1 && rm.others[m.id] == 0 // on any node
-	if rm.ids[m.id] == 1 {
-		if len(rm.ids) <= protocol.MaxListedMembers || rm.others[m.id] > 0 {
+	elsewhere := rm.others[m.id] > 0  // in the room on another node
+	first := conns == 1 && !elsewhere // on any node
+	if conns == 1 {
+		if len(rm.ids) <= protocol.MaxListedMembers || elsewhere {
 			// A newcomer is listed only while the list has room: after
 			// that the first listed ids stay this node's ones before it
 			// (unless it was listed as another node's).
 			rm.membersJSON = nil
 		}
-		if rm.others[m.id] > 0 {
+		if elsewhere {
 			rm.remoteOnly--
 		}
 		if rm.pres != nil {
