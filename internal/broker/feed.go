@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -67,8 +68,12 @@ type feed struct {
 	deliverMu sync.Mutex
 	closed    bool   // guarded by deliverMu
 	serial    int    // the current consumer's number: others' deliveries are dropped; guarded by deliverMu
-	dropping  bool   // the current consumer's deliveries are dropped until restart; guarded by deliverMu
 	lastEpoch string // epoch of the current consumer's latest delivery (markers included); guarded by deliverMu
+	// dropping: the current consumer's deliveries are dropped until
+	// restart. Written under deliverMu (with serial); read without it by
+	// fresh, which runs before every publish and must not wait for a
+	// delivery in progress.
+	dropping atomic.Bool
 
 	mu       sync.Mutex
 	pos      position      // the latest known: delivered, acknowledged or looked up; guarded by mu
@@ -189,12 +194,12 @@ func (f *feed) handle(serial int, msg jetstream.Msg) {
 	m := rooms.Message{Epoch: h.Get(hdrEpoch), Seq: seq, ClientID: h.Get(hdrClient), ID: h.Get(hdrID), Text: msg.Data(),
 		Time: time.Unix(0, ns)}
 	f.deliverMu.Lock()
-	if serial != f.serial || f.dropping {
+	if serial != f.serial || f.dropping.Load() {
 		f.deliverMu.Unlock()
 		return
 	}
 	if f.lastEpoch != "" && m.Epoch != f.lastEpoch && seq > 1 {
-		f.dropping = true
+		f.dropping.Store(true)
 		f.deliverMu.Unlock()
 		select {
 		case f.stale <- struct{}{}:
@@ -276,16 +281,14 @@ func (f *feed) publisher() {
 // (its epoch).
 func (f *feed) fresh() error {
 	gen, _ := f.b.generation()
-	f.deliverMu.Lock()
-	dropping := f.dropping
-	f.deliverMu.Unlock()
-	if gen == f.gen && !dropping {
+	if gen == f.gen && !f.dropping.Load() {
 		return nil
 	}
 	f.deliverMu.Lock()
 	f.serial++
 	serial := f.serial
-	f.dropping, f.lastEpoch = false, ""
+	f.dropping.Store(false)
+	f.lastEpoch = ""
 	f.deliverMu.Unlock()
 	f.mu.Lock()
 	f.pos = position{}
@@ -296,7 +299,7 @@ func (f *feed) fresh() error {
 	cc, err := f.consume(ctx, serial)
 	if err != nil {
 		f.deliverMu.Lock()
-		f.dropping = true // try again
+		f.dropping.Store(true) // try again
 		f.deliverMu.Unlock()
 		return err
 	}
