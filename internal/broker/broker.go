@@ -235,14 +235,11 @@ func Connect(ctx context.Context, cfg Config) (*Broker, error) {
 // hang while another node creates it at the same time, and a NATS cluster
 // may be electing its JetStream leader.
 func (b *Broker) ensureStream(ctx context.Context) error {
-	var s jetstream.Stream
-	var err error
 	for {
-		actx, cancel := context.WithTimeout(ctx, requestTimeout)
-		s, err = b.js.CreateOrUpdateStream(actx, b.sc)
-		cancel()
+		s, err := b.createStream(ctx)
 		if err == nil {
-			break
+			b.stream = s
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -250,9 +247,6 @@ func (b *Broker) ensureStream(ctx context.Context) error {
 		case <-time.After(reconnectWait):
 		}
 	}
-	b.stream = s
-	b.noteStream(s.CachedInfo().Created)
-	return nil
 }
 
 // reconnected makes sure the stream exists after a reconnect, trying
@@ -261,11 +255,8 @@ func (b *Broker) ensureStream(ctx context.Context) error {
 // marks the broker ready.
 func (b *Broker) reconnected() {
 	for b.nc.IsConnected() {
-		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-		s, err := b.js.CreateOrUpdateStream(ctx, b.sc)
-		cancel()
+		_, err := b.createStream(context.Background())
 		if err == nil {
-			b.noteStream(s.CachedInfo().Created)
 			b.ready.Store(true)
 			b.m.BrokerConnected.Set(1)
 			return
@@ -273,6 +264,19 @@ func (b *Broker) reconnected() {
 		b.log.Warn("stream after reconnect", zap.Error(err))
 		time.Sleep(reconnectWait)
 	}
+}
+
+// createStream creates the stream or updates its limits, once, within
+// requestTimeout, and notes its creation time (see noteStream).
+func (b *Broker) createStream(ctx context.Context) (jetstream.Stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	s, err := b.js.CreateOrUpdateStream(ctx, b.sc)
+	if err != nil {
+		return nil, err
+	}
+	b.noteStream(s.CachedInfo().Created)
+	return s, nil
 }
 
 // Ready reports whether the broker is connected to NATS and has its
