@@ -32,13 +32,7 @@ const hangDetector = 10 * time.Second
 // (-1: a fresh one) of 127.0.0.1, until it is shut down or the test ends.
 func startNATS(t *testing.T, dir string, port int) *natsserver.Server {
 	t.Helper()
-	return startNATSWith(t, &natsserver.Options{StoreDir: dir, Port: port})
-}
-
-// startNATSWith is startNATS with opts (StoreDir and Port set).
-func startNATSWith(t testing.TB, opts *natsserver.Options) *natsserver.Server {
-	t.Helper()
-	return servertest.NATS(t, opts)
+	return servertest.NATS(t, &natsserver.Options{StoreDir: dir, Port: port})
 }
 
 // natsPort returns the port of a NATS client URL, to start a NATS server

@@ -14,6 +14,7 @@ import (
 	"github.com/chatplatform/chat/internal/broker"
 	"github.com/chatplatform/chat/internal/metrics"
 	"github.com/chatplatform/chat/internal/rooms"
+	"github.com/chatplatform/chat/internal/servertest"
 	"github.com/chatplatform/chat/internal/testkit"
 )
 
@@ -73,7 +74,7 @@ func connectBroker(t testing.TB, ns *natsserver.Server) (*broker.Broker, *metric
 // in parts), later joins and leaves in bulk reach it (deltas in parts),
 // and no part is lost (no resync).
 func TestPresenceLargeRoster(t *testing.T) {
-	ns := startNATSWith(t, &natsserver.Options{StoreDir: t.TempDir(), Port: -1, MaxPayload: 16 << 10})
+	ns := servertest.NATS(t, &natsserver.Options{StoreDir: t.TempDir(), Port: -1, MaxPayload: 16 << 10})
 	a, _ := connectBroker(t, ns)
 	b, mb := connectBroker(t, ns)
 	const n = 5000
@@ -112,7 +113,7 @@ func BenchmarkPresenceRamp(b *testing.B) {
 		pause time.Duration // after every 10 joins
 	}{{"burst", 0}, {"paced", time.Millisecond}} {
 		b.Run(bc.name, func(b *testing.B) {
-			ns := startNATSWith(b, &natsserver.Options{StoreDir: b.TempDir(), Port: -1})
+			ns := servertest.NATS(b, &natsserver.Options{StoreDir: b.TempDir(), Port: -1})
 			nodes := make([]*broker.Broker, 3)
 			for i := range nodes {
 				nodes[i], _ = connectBroker(b, ns)
