@@ -206,7 +206,7 @@ func (r *Registry) Typing(m *Member) bool {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	now := r.cfg.Clock()
-	if m.index < 0 || now < m.typingAt || !r.typingLocked(rm, m.id, r.cfg.Now()) {
+	if m.index < 0 || now < m.typingAt || !r.typingLocked(rm, m.id, r.cfg.Now(), now) {
 		return false
 	}
 	m.typingAt = now + int64(r.cfg.TypingInterval)
@@ -217,15 +217,15 @@ func (r *Registry) Typing(m *Member) bool {
 }
 
 // typingLocked sends a typing event of client id, at time at, to rm's
-// local chat.v1 members of other client ids, unless rm has more than
-// TypingLimit members (on every node); it reports whether it did.
-func (r *Registry) typingLocked(rm *room, id string, at time.Time) bool {
+// local chat.v1 members of other client ids, queued at clock now, unless
+// rm has more than TypingLimit members (on every node); it reports
+// whether it did.
+func (r *Registry) typingLocked(rm *room, id string, at time.Time, now int64) bool {
 	if rm.countLocked() > r.cfg.TypingLimit {
 		return false
 	}
 	ev := protocol.Event{Type: protocol.TypeTyping, ClientID: id, Room: rm.name, Time: at}
 	var frame []byte
-	now := r.cfg.Clock()
 	for _, o := range rm.members {
 		if !o.extended || o.id == id {
 			continue

@@ -69,7 +69,7 @@ func (r *Registry) applyRemote(rm *room, c RemoteChange) {
 		return
 	}
 	if c.Typing != "" {
-		r.typingLocked(rm, c.Typing, c.Time)
+		r.typingLocked(rm, c.Typing, c.Time, r.cfg.Clock())
 		return
 	}
 	if rm.remote == nil {
