@@ -1,20 +1,12 @@
 package broker_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-
 	"github.com/chatplatform/chat/internal/broker"
-	"github.com/chatplatform/chat/internal/metrics"
 	"github.com/chatplatform/chat/internal/rooms"
-	"github.com/chatplatform/chat/internal/server"
-	"github.com/chatplatform/chat/internal/servertest"
 	"github.com/chatplatform/chat/internal/testkit"
 )
 
@@ -22,17 +14,7 @@ import (
 // NATS's memory.
 func startMemoryNode(t *testing.T, natsURL string) *node {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
-	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	b, err := broker.Connect(context.Background(), broker.Config{URLs: natsURL, Storage: "memory", Metrics: m, Logger: log})
-	if err != nil {
-		t.Fatalf("broker: %v", err)
-	}
-	t.Cleanup(b.Close)
-	s := servertest.Start(t, "127.0.0.1:0", server.Config{Registry: reg, Metrics: m, Logger: log,
-		Rooms: rooms.Config{Broker: b}})
-	return &node{Server: s, b: b}
+	return startNodeWith(t, natsURL, broker.Config{Storage: "memory"}, rooms.Config{})
 }
 
 // TestMemoryStreamMadeAgain restarts a NATS server whose stream is in
