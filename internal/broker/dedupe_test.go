@@ -1,15 +1,10 @@
 package broker_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/chatplatform/chat/internal/broker"
-	"github.com/chatplatform/chat/internal/metrics"
 	"github.com/chatplatform/chat/internal/rooms"
 	"github.com/chatplatform/chat/internal/testkit"
 )
@@ -24,11 +19,7 @@ func TestResentIDStoredOnce(t *testing.T) {
 	got := map[int][]rooms.Message{}
 	var feeds []rooms.Feed
 	for i := range 2 {
-		b, err := broker.Connect(context.Background(), broker.Config{URLs: ns.ClientURL(), Metrics: metrics.New(prometheus.NewRegistry())})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(b.Close)
+		b, _ := connectBroker(t, ns)
 		f, _, err := b.Open("r", func(m rooms.Message) {
 			mu.Lock()
 			got[i] = append(got[i], m)

@@ -219,3 +219,15 @@ func checkRun(t *testing.T, who string, ms []event, from uint64) {
 		}
 	}
 }
+
+// connectBroker connects a broker to ns, closed when the test ends.
+func connectBroker(t testing.TB, ns *natsserver.Server) (*broker.Broker, *metrics.Metrics) {
+	t.Helper()
+	m := metrics.New(prometheus.NewRegistry())
+	b, err := broker.Connect(context.Background(), broker.Config{URLs: ns.ClientURL(), Metrics: m})
+	if err != nil {
+		t.Fatalf("broker: %v", err)
+	}
+	t.Cleanup(b.Close)
+	return b, m
+}

@@ -1,18 +1,15 @@
 package broker_test
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/chatplatform/chat/internal/broker"
-	"github.com/chatplatform/chat/internal/metrics"
 	"github.com/chatplatform/chat/internal/rooms"
 	"github.com/chatplatform/chat/internal/servertest"
 	"github.com/chatplatform/chat/internal/testkit"
@@ -54,18 +51,6 @@ func (v *view) size() int {
 		}
 	}
 	return len(all)
-}
-
-// connectBroker connects a broker to ns, closed when the test ends.
-func connectBroker(t testing.TB, ns *natsserver.Server) (*broker.Broker, *metrics.Metrics) {
-	t.Helper()
-	m := metrics.New(prometheus.NewRegistry())
-	b, err := broker.Connect(context.Background(), broker.Config{URLs: ns.ClientURL(), Metrics: m})
-	if err != nil {
-		t.Fatalf("broker: %v", err)
-	}
-	t.Cleanup(b.Close)
-	return b, m
 }
 
 // TestPresenceLargeRoster has a room of thousands of members on one node,
