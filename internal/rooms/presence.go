@@ -117,7 +117,9 @@ func (r *Registry) applyRemote(rm *room, c RemoteChange) {
 	if len(joined) == 0 && len(left) == 0 {
 		return
 	}
-	rm.membersJSON = nil
+	if len(rm.ids) < protocol.MaxListedMembers {
+		rm.membersJSON = nil // other nodes' ids are listed after this node's
+	}
 	now := r.cfg.Clock()
 	for _, id := range joined {
 		if rm.others[id]++; rm.others[id] == 1 && rm.ids[id] == 0 {

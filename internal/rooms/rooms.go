@@ -392,7 +392,9 @@ func (r *Registry) leave(m *Member) (empty bool) {
 	if m.index < 0 {
 		return false
 	}
-	if m.index < protocol.MaxListedMembers || len(rm.ids) < len(rm.members) || rm.others != nil {
+	// Otherwise the first MaxListedMembers members are as many distinct
+	// ids, which fill the list (no other node's id is listed) and stay.
+	if m.index < protocol.MaxListedMembers || len(rm.ids) < len(rm.members) {
 		rm.membersJSON = nil // the first listed members, or who is listed first, changed
 	}
 	last := len(rm.members) - 1
