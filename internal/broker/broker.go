@@ -137,8 +137,11 @@ type Broker struct {
 
 	remakeMu sync.Mutex
 	created  time.Time     // the stream's creation time as last seen; guarded by remakeMu
-	gen      uint64        // times the stream was found made again; guarded by remakeMu
 	remade   chan struct{} // closed and replaced when gen grows; guarded by remakeMu
+	// gen counts the times the stream was found made again: written
+	// under remakeMu, before remade is closed; read without it by every
+	// room's publisher before each publish.
+	gen atomic.Uint64
 }
 
 var _ rooms.Broker = (*Broker)(nil)

@@ -61,7 +61,7 @@ type feed struct {
 	// Set by Open, then owned by the publisher (restart); read by Close
 	// once the publisher has returned.
 	cc  jetstream.ConsumeContext
-	gen uint64 // the stream's generation (Broker.generation) the consumer reads
+	gen uint64 // the stream's generation (Broker.gen) the consumer reads
 
 	// deliverMu serialises deliveries with Close and restart, before the
 	// room's lock.
@@ -90,7 +90,7 @@ type feed struct {
 func (b *Broker) Open(room string, deliver func(rooms.Message)) (rooms.Feed, string, error) {
 	f := &feed{b: b, subject: b.subject(room), deliver: deliver, queue: make(chan publishReq, queueLength),
 		stop: make(chan struct{}), stale: make(chan struct{}, 1), caughtUp: make(chan struct{}), pending: rooms.NewEpoch()}
-	f.gen, _ = b.generation()
+	f.gen = b.gen.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
 	defer cancel()
 	last, err := f.lookup(ctx)
@@ -244,7 +244,7 @@ func (f *feed) Publish(msg rooms.Message, failed func(error)) {
 func (f *feed) publisher() {
 	defer f.done.Done()
 	for {
-		_, remade := f.b.generation()
+		remade := f.b.nextRemade()
 		if err := f.fresh(); err != nil {
 			f.b.log.Debug("consumer", zap.String("subject", f.subject), zap.Error(err))
 			select {
@@ -280,7 +280,7 @@ func (f *feed) publisher() {
 // dropped by the registry (their seq), a new history replaces the old
 // (its epoch).
 func (f *feed) fresh() error {
-	gen, _ := f.b.generation()
+	gen := f.b.gen.Load()
 	if gen == f.gen && !f.dropping.Load() {
 		return nil
 	}

@@ -19,7 +19,7 @@ func (b *Broker) noteStream(created time.Time) {
 		return
 	}
 	if !b.created.IsZero() {
-		b.gen++
+		b.gen.Add(1)
 		close(b.remade)
 		b.remade = make(chan struct{})
 		b.log.Warn("the stream was made again: rooms' history is lost, their consumers start again",
@@ -28,10 +28,10 @@ func (b *Broker) noteStream(created time.Time) {
 	b.created = created
 }
 
-// generation returns how many times the stream was found made again, and
-// a channel closed when it is next.
-func (b *Broker) generation() (uint64, <-chan struct{}) {
+// nextRemade returns a channel closed when the stream is next found made
+// again (when gen next grows).
+func (b *Broker) nextRemade() <-chan struct{} {
 	b.remakeMu.Lock()
 	defer b.remakeMu.Unlock()
-	return b.gen, b.remade
+	return b.remade
 }
