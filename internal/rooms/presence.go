@@ -122,13 +122,16 @@ func (r *Registry) applyRemote(rm *room, c RemoteChange) {
 	}
 	now := r.cfg.Clock()
 	for _, id := range joined {
-		if rm.others[id]++; rm.others[id] == 1 && rm.ids[id] == 0 {
+		n := rm.others[id] + 1
+		rm.others[id] = n
+		if n == 1 && rm.ids[id] == 0 {
 			rm.remoteOnly++
 			r.announceLocked(rm, protocol.TypeConnection, id, c.Time, now)
 		}
 	}
 	for _, id := range left {
-		if rm.others[id]--; rm.others[id] > 0 {
+		if n := rm.others[id] - 1; n > 0 {
+			rm.others[id] = n
 			continue
 		}
 		delete(rm.others, id)
