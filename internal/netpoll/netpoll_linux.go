@@ -54,13 +54,8 @@ func New(cfg Config) (*Poller, error) {
 		unix.Close(epfd)
 		return nil, fmt.Errorf("epoll_ctl add eventfd: %w", err)
 	}
-	// The wait loop never blocks in epoll_wait: a goroutine blocked in a
-	// system call keeps its P (the runtime's right to run Go code) until
-	// the runtime notices and takes it back, tens of microseconds to
-	// milliseconds later, and with GOMAXPROCS 1 nothing else runs
-	// meanwhile. Instead the epoll descriptor, itself pollable, waits in the
-	// runtime's poller like any socket, and the loop takes its events
-	// with epoll_wait's timeout 0.
+	// The wait loop waits for epfd in the runtime's poller, never in
+	// epoll_wait (see the package documentation and wait).
 	if err := unix.SetNonblock(epfd, true); err != nil {
 		unix.Close(wakefd)
 		unix.Close(epfd)
