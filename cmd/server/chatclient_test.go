@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -188,10 +189,7 @@ func (c *chatClient) redial() *websocket.Conn {
 		}
 		c.mu.Lock()
 		c.reconnect++
-		resend := make(map[string]string, len(c.pending))
-		for id, text := range c.pending {
-			resend[id] = text
-		}
+		resend := maps.Clone(c.pending)
 		c.mu.Unlock()
 		for id, text := range resend {
 			c.write(conn, id, text)

@@ -36,7 +36,7 @@ func TestKillNode(t *testing.T) {
 	ns := startTestNATS(t)
 	bin := servertest.Build(t)
 	var urls []string
-	var procs []interface{ Kill() error }
+	var procs []*os.Process
 	for range 3 {
 		p, addr := servertest.Process(t, bin, "-nats", ns.ClientURL())
 		procs = append(procs, p)

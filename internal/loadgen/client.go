@@ -296,10 +296,8 @@ func (c *simConn) messageLocked(l *loop, p wire.Payload, ok bool, now time.Time)
 		return
 	}
 	l.received++
-	if c.e.senderAt != nil {
-		if s := c.e.senderAt[c.slot]; s != nil && s.index == p.Sender {
-			s.echo(p.Seq)
-		}
+	if s := c.e.resender(c.slot); s != nil && s.index == p.Sender {
+		s.echo(p.Seq)
 	}
 	ps := c.peer(p.Sender)
 	prev := ps.last
@@ -335,12 +333,10 @@ func (c *simConn) welcomeLocked(ev []byte, now int64) {
 	e := c.e
 	gap := wire.Gap(ev)
 	if c.resumed {
-		if e.senderAt != nil {
-			if s := e.senderAt[c.slot]; s != nil {
-				select {
-				case s.rejoined <- struct{}{}:
-				default:
-				}
+		if s := e.resender(c.slot); s != nil {
+			select {
+			case s.rejoined <- struct{}{}:
+			default:
 			}
 		}
 		e.connectMu.Lock()

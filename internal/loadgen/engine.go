@@ -59,10 +59,7 @@ type engine struct {
 	loops   []*loop
 	slots   []atomic.Pointer[simConn] // current connection per local client
 	gens    []atomic.Int32            // fresh joins per local client so far (see dial)
-	senders []*senderState            // local senders, by slot
-	// senderAt is the sender of each local slot (nil for the others),
-	// with resend only (see Config.Reconnect); nil otherwise.
-	senderAt []*senderState
+	senders []*senderState            // local senders, by slot: they take the first local slots
 
 	errors          errorCounts
 	phase           atomic.Value // Phase
@@ -193,16 +190,12 @@ func newEngine(cfg Config, sh share, urls []*url.URL) (*engine, error) {
 		start:       time.Now(),
 	}
 	resend := cfg.Reconnect && cfg.Protocol != ProtocolRaw
-	if resend {
-		e.senderAt = make([]*senderState, local)
-	}
 	for slot := range local {
 		if g := e.global(slot); g < cfg.Senders {
 			s := &senderState{slot: slot, index: uint32(g), rate: cfg.roomRate(g % cfg.Rooms)}
 			e.senders = append(e.senders, s)
 			if resend {
 				s.rejoined = make(chan struct{}, 1)
-				e.senderAt[slot] = s
 			}
 		}
 	}
@@ -218,6 +211,15 @@ func (c Config) roomRate(k int) float64 {
 		return c.RoomRates[k]
 	}
 	return c.Rate
+}
+
+// resender returns the sender on slot when it resends after a reconnect
+// (see Config.Reconnect), nil for another slot or without resend.
+func (e *engine) resender(slot int) *senderState {
+	if slot < len(e.senders) && e.senders[slot].rejoined != nil {
+		return e.senders[slot]
+	}
+	return nil
 }
 
 func (e *engine) global(slot int) int   { return e.share.proc + slot*e.share.procs }
